@@ -1,0 +1,43 @@
+"""Who holds the admin role. One small aggregate: grants are rare, checks are reads."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from bookit.aggregates.base import Cause, DomainAggregate, derived_id
+
+
+class AdminRoster(DomainAggregate):
+    TOPIC = "bookit.AdminRoster"
+    ID: UUID = derived_id("admin-roster")
+
+    class Created(DomainAggregate.Created):
+        TOPIC = "admins.created"
+
+    class Started(Created):
+        TOPIC = "admins.started"
+
+    class AdminGranted(DomainAggregate.Event):
+        TOPIC = "admins.granted"
+        email: str
+
+        def apply(self, roster: AdminRoster) -> None:
+            roster.admins.add(self.email)
+
+    def __init__(self, **_: Any) -> None:
+        self.admins: set[str] = set()
+
+    @classmethod
+    def start(cls, cause: Cause) -> AdminRoster:
+        return cls._start(cls.Started, cls.ID, cause)
+
+    def is_admin(self, email: str) -> bool:
+        return email in self.admins
+
+    def grant(self, email: str, cause: Cause) -> bool:
+        """Grant the role; granting it again changes nothing."""
+        if email in self.admins:
+            return False
+        self._record(self.AdminGranted, cause, email=email)
+        return True

@@ -1,0 +1,271 @@
+"""One booking of one venue for one interval, from booked to confirmed or cancelled.
+
+The rules a booking enforces on itself: only its owner confirms or cancels it; nothing changes
+once it is cancelled or has started; the system auto-cancels it only when it is still
+unconfirmed at its deadline *and* its reminder reached the owner with time to answer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from bookit.aggregates.base import Cause, DomainAggregate
+from bookit.config import Rules
+from bookit.errors import Refused
+
+BOOKED = "booked"
+CONFIRMED = "confirmed"
+CANCELLED = "cancelled"
+AUTO_CANCELLED = "auto_cancelled"
+
+
+class Booking(DomainAggregate):
+    TOPIC = "bookit.Booking"
+
+    class Created(DomainAggregate.Created):
+        TOPIC = "booking.created"
+
+    class Booked(Created):
+        TOPIC = "booking.booked"
+        venue_id: str
+        user: str
+        date: str
+        start: str
+        end: str
+        starts_at: datetime
+        ends_at: datetime
+        purpose: str
+        confirmed: bool
+        reminder_due: datetime | None
+        cancel_due: datetime | None
+        waitlist_entry_id: str | None
+
+    class Reminded(DomainAggregate.Event):
+        """The reminder is owed to the owner; the email is derived from this event."""
+
+        TOPIC = "booking.reminded"
+
+        def apply(self, booking: Booking) -> None:
+            booking.reminded_at = self.timestamp
+
+    class ReminderDelivered(DomainAggregate.Event):
+        TOPIC = "booking.reminder_delivered"
+        delivered_at: datetime
+
+        def apply(self, booking: Booking) -> None:
+            booking.reminder_delivered_at = self.delivered_at
+
+    class Confirmed(DomainAggregate.Event):
+        TOPIC = "booking.confirmed"
+
+        def apply(self, booking: Booking) -> None:
+            booking.confirmed = True
+            booking.status = CONFIRMED
+
+    class AutoCancelWaived(DomainAggregate.Event):
+        TOPIC = "booking.auto_cancel_waived"
+
+        def apply(self, booking: Booking) -> None:
+            booking.waived = True
+
+    class Cancelled(DomainAggregate.Event):
+        TOPIC = "booking.cancelled"
+        reason: str
+
+        def apply(self, booking: Booking) -> None:
+            booking.status = CANCELLED
+
+    class AutoCancelled(DomainAggregate.Event):
+        TOPIC = "booking.auto_cancelled"
+        reason: str
+
+        def apply(self, booking: Booking) -> None:
+            booking.status = AUTO_CANCELLED
+
+    class AutoCancelSkipped(DomainAggregate.Event):
+        """The deadline passed unconfirmed, but the owner never had a fair chance (rule 5)."""
+
+        TOPIC = "booking.auto_cancel_skipped"
+        reason: str
+
+        def apply(self, booking: Booking) -> None:
+            booking.auto_cancel_skipped = True
+
+    def __init__(
+        self,
+        venue_id: str,
+        user: str,
+        date: str,
+        start: str,
+        end: str,
+        starts_at: datetime,
+        ends_at: datetime,
+        purpose: str,
+        confirmed: bool,
+        reminder_due: datetime | None,
+        cancel_due: datetime | None,
+        waitlist_entry_id: str | None,
+        **_: Any,
+    ) -> None:
+        self.venue_id = venue_id
+        self.user = user
+        self.date = date
+        self.start = start
+        self.end = end
+        self.starts_at = starts_at
+        self.ends_at = ends_at
+        self.purpose = purpose
+        self.confirmed = confirmed
+        self.status = CONFIRMED if confirmed else BOOKED
+        self.reminder_due = reminder_due
+        self.cancel_due = cancel_due
+        self.waitlist_entry_id = waitlist_entry_id
+        self.reminded_at: datetime | None = None
+        self.reminder_delivered_at: datetime | None = None
+        self.waived = False
+        self.auto_cancel_skipped = False
+
+    @classmethod
+    def book(
+        cls,
+        booking_id: UUID,
+        *,
+        venue_id: str,
+        user: str,
+        date: str,
+        start: str,
+        end: str,
+        starts_at: datetime,
+        ends_at: datetime,
+        purpose: str,
+        rules: Rules,
+        cause: Cause,
+        waitlist_entry_id: str | None = None,
+    ) -> Booking:
+        """Book; a claim from the waitlist is confirmed by the claim itself (rule 4)."""
+        now = cause.at
+        confirmed = waitlist_entry_id is not None
+        reminder_due: datetime | None = starts_at - rules.reminder_lead
+        cancel_due: datetime | None = starts_at - rules.cancel_lead
+        if confirmed or cancel_due is None or cancel_due <= now:
+            # Too late to ask for a confirmation, or already confirmed: never auto-cancelled.
+            cancel_due = None
+        if reminder_due is not None and reminder_due <= now:
+            # A late booking that still needs confirming is reminded at once; one that
+            # doesn't needs no reminder beyond the booking receipt it is about to get.
+            reminder_due = now if cancel_due is not None else None
+        booking = cls._start(
+            cls.Booked,
+            booking_id,
+            cause,
+            venue_id=venue_id,
+            user=user,
+            date=date,
+            start=start,
+            end=end,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            purpose=purpose,
+            confirmed=confirmed,
+            reminder_due=reminder_due,
+            cancel_due=cancel_due,
+            waitlist_entry_id=waitlist_entry_id,
+        )
+        if reminder_due is not None and reminder_due <= now:
+            booking.remind(cause)
+        return booking
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in (BOOKED, CONFIRMED)
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.cancel_due is not None and not self.confirmed and not self.waived
+
+    def remind(self, cause: Cause) -> bool:
+        """Owe the owner a reminder; a second reminder, or one for a dead booking, is a no-op."""
+        if not self.is_live or self.reminded_at is not None or cause.at >= self.starts_at:
+            return False
+        self._record(self.Reminded, cause)
+        return True
+
+    def note_reminder_delivered(self, delivered_at: datetime, cause: Cause) -> bool:
+        if self.reminded_at is None or self.reminder_delivered_at is not None:
+            return False
+        self._record(self.ReminderDelivered, cause, delivered_at=delivered_at)
+        return True
+
+    def confirm(self, cause: Cause) -> bool:
+        self._check_owner(cause, "confirm")
+        self._check_changeable(cause)
+        if self.confirmed:
+            return False
+        self._record(self.Confirmed, cause)
+        return True
+
+    def cancel(self, reason: str, cause: Cause) -> None:
+        self._check_owner(cause, "cancel")
+        self._check_changeable(cause)
+        self._record(self.Cancelled, cause, reason=reason)
+
+    def waive_auto_cancel(self, cause: Cause, *, actor_is_admin: bool) -> bool:
+        if not actor_is_admin:
+            raise Refused("only an admin may override auto-cancellation", "not_admin")
+        self._check_changeable(cause)
+        if self.waived or self.confirmed:
+            return False
+        self._record(self.AutoCancelWaived, cause)
+        return True
+
+    def auto_cancel(self, rules: Rules, cause: Cause) -> bool:
+        """Cancel an unconfirmed booking at its deadline, if its owner had a fair chance.
+
+        Returns False (and records why) when the deadline passed but the reminder never
+        reached the owner, or reached them less than the grace period before the deadline.
+        """
+        if not self.is_live:
+            raise Refused("booking is already cancelled", "already_cancelled")
+        if self.cancel_due is None or self.confirmed or self.waived:
+            raise Refused("booking is confirmed or needs no confirmation", "booking_confirmed")
+        if cause.at < self.cancel_due:
+            raise Refused("booking's confirmation deadline has not passed", "not_due")
+        if self.auto_cancel_skipped:
+            return False
+        unfair = self._why_not_fair(rules)
+        if unfair:
+            self._record(self.AutoCancelSkipped, cause, reason=unfair)
+            return False
+        deadline = self.cancel_due.strftime("%Y-%m-%d %H:%M UTC")
+        self._record(self.AutoCancelled, cause, reason=f"not confirmed by {deadline}")
+        return True
+
+    def _why_not_fair(self, rules: Rules) -> str:
+        assert self.cancel_due is not None
+        latest_fair = self.cancel_due - rules.reminder_grace
+        if self.reminder_delivered_at is None:
+            return "reminder was never delivered"
+        if self.reminder_delivered_at > latest_fair:
+            late_by = self.reminder_delivered_at - latest_fair
+            return (
+                f"reminder delivered at {self.reminder_delivered_at:%Y-%m-%d %H:%M} UTC, "
+                f"{_minutes(late_by)} min later than the {_minutes(rules.reminder_grace)} min "
+                "grace before the deadline"
+            )
+        return ""
+
+    def _check_owner(self, cause: Cause, action: str) -> None:
+        if cause.actor != self.user:
+            raise Refused(f"only the owner may {action} this booking", "not_owner")
+
+    def _check_changeable(self, cause: Cause) -> None:
+        if not self.is_live:
+            raise Refused("booking is already cancelled", "already_cancelled")
+        if cause.at >= self.starts_at:
+            raise Refused("booking has already started", "booking_started")
+
+
+def _minutes(delta: timedelta) -> int:
+    return int(delta.total_seconds() // 60)

@@ -1,0 +1,199 @@
+"""One venue's schedule for one local date: the single place that knows what is taken.
+
+Every booking, cancellation, hold and claim of that venue and date goes through this aggregate,
+so two workers racing for overlapping intervals both load version N, both try to save N+1, and
+the store's optimistic concurrency turns one of them away. No two live bookings of a venue ever
+overlap, and a slot held for a waitlist offer cannot be booked around the queue (rule 7).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from bookit.aggregates.base import Cause, DomainAggregate, derived_id
+from bookit.errors import Refused
+
+
+@dataclass(frozen=True)
+class Interval:
+    starts_at: datetime
+    ends_at: datetime
+
+    def overlaps(self, starts_at: datetime, ends_at: datetime) -> bool:
+        return self.starts_at < ends_at and starts_at < self.ends_at
+
+
+@dataclass(frozen=True)
+class Taken(Interval):
+    user: str
+
+
+@dataclass(frozen=True)
+class Hold(Interval):
+    until: datetime
+
+
+class VenueDay(DomainAggregate):
+    TOPIC = "bookit.VenueDay"
+
+    class Created(DomainAggregate.Created):
+        TOPIC = "venue_day.created"
+
+    class Opened(Created):
+        TOPIC = "venue_day.opened"
+        venue_id: str
+        date: str
+
+    class IntervalTaken(DomainAggregate.Event):
+        TOPIC = "venue_day.interval_taken"
+        booking_id: str
+        user: str
+        starts_at: datetime
+        ends_at: datetime
+
+        def apply(self, day: VenueDay) -> None:
+            day.taken[self.booking_id] = Taken(self.starts_at, self.ends_at, self.user)
+
+    class IntervalReleased(DomainAggregate.Event):
+        TOPIC = "venue_day.interval_released"
+        booking_id: str
+
+        def apply(self, day: VenueDay) -> None:
+            del day.taken[self.booking_id]
+
+    class IntervalHeld(DomainAggregate.Event):
+        TOPIC = "venue_day.interval_held"
+        entry_id: str
+        starts_at: datetime
+        ends_at: datetime
+        until: datetime
+
+        def apply(self, day: VenueDay) -> None:
+            day.holds[self.entry_id] = Hold(self.starts_at, self.ends_at, self.until)
+
+    class HoldLifted(DomainAggregate.Event):
+        TOPIC = "venue_day.hold_lifted"
+        entry_id: str
+
+        def apply(self, day: VenueDay) -> None:
+            del day.holds[self.entry_id]
+
+    class QueueNoted(DomainAggregate.Event):
+        """A waitlist exists for this interval; freed time must be offered to it first."""
+
+        TOPIC = "venue_day.queue_noted"
+        slot_id: str
+        starts_at: datetime
+        ends_at: datetime
+
+        def apply(self, day: VenueDay) -> None:
+            day.queues[self.slot_id] = Interval(self.starts_at, self.ends_at)
+
+    def __init__(self, venue_id: str, date: str, **_: Any) -> None:
+        self.venue_id = venue_id
+        self.date = date
+        self.taken: dict[str, Taken] = {}
+        self.holds: dict[str, Hold] = {}
+        self.queues: dict[str, Interval] = {}
+
+    @staticmethod
+    def id_for(venue_id: str, date: str) -> UUID:
+        return derived_id("venue-day", venue_id, date)
+
+    @classmethod
+    def open(cls, venue_id: str, date: str, cause: Cause) -> VenueDay:
+        return cls._start(cls.Opened, cls.id_for(venue_id, date), cause, venue_id=venue_id, date=date)
+
+    def conflict(
+        self, starts_at: datetime, ends_at: datetime, *, ignoring_hold: str | None = None
+    ) -> Refused | None:
+        """Why [starts_at, ends_at) cannot be booked now, or None if it can."""
+        if any(t.overlaps(starts_at, ends_at) for t in self.taken.values()):
+            return Refused("slot is taken", "slot_taken")
+        for entry_id, hold in self.holds.items():
+            if entry_id != ignoring_hold and hold.overlaps(starts_at, ends_at):
+                return Refused(
+                    "slot is held for someone on the waitlist; join the waitlist instead",
+                    "slot_held",
+                )
+        return None
+
+    def is_free(self, starts_at: datetime, ends_at: datetime) -> bool:
+        return self.conflict(starts_at, ends_at) is None
+
+    def booked_by(self, user: str, starts_at: datetime, ends_at: datetime) -> bool:
+        return any(t.user == user and t.overlaps(starts_at, ends_at) for t in self.taken.values())
+
+    def take(
+        self,
+        booking_id: UUID,
+        user: str,
+        starts_at: datetime,
+        ends_at: datetime,
+        cause: Cause,
+        *,
+        claiming_entry: str | None = None,
+    ) -> None:
+        """Take the interval for a booking; a claim turns its own hold into the booking."""
+        refusal = self.conflict(starts_at, ends_at, ignoring_hold=claiming_entry)
+        if refusal:
+            raise refusal
+        if claiming_entry is not None and claiming_entry in self.holds:
+            self._record(self.HoldLifted, cause, entry_id=claiming_entry)
+        self._record(
+            self.IntervalTaken,
+            cause,
+            booking_id=str(booking_id),
+            user=user,
+            starts_at=starts_at,
+            ends_at=ends_at,
+        )
+
+    def release(self, booking_id: UUID, cause: Cause) -> Interval | None:
+        taken = self.taken.get(str(booking_id))
+        if taken is None:
+            return None
+        self._record(self.IntervalReleased, cause, booking_id=str(booking_id))
+        return Interval(taken.starts_at, taken.ends_at)
+
+    def hold(self, entry_id: str, interval: Interval, until: datetime, cause: Cause) -> None:
+        refusal = self.conflict(interval.starts_at, interval.ends_at)
+        if refusal:
+            raise refusal
+        self._record(
+            self.IntervalHeld,
+            cause,
+            entry_id=entry_id,
+            starts_at=interval.starts_at,
+            ends_at=interval.ends_at,
+            until=until,
+        )
+
+    def lift_hold(self, entry_id: str, cause: Cause) -> Interval | None:
+        hold = self.holds.get(entry_id)
+        if hold is None:
+            return None
+        self._record(self.HoldLifted, cause, entry_id=entry_id)
+        return Interval(hold.starts_at, hold.ends_at)
+
+    def note_queue(self, slot_id: UUID, interval: Interval, cause: Cause) -> None:
+        if str(slot_id) not in self.queues:
+            self._record(
+                self.QueueNoted,
+                cause,
+                slot_id=str(slot_id),
+                starts_at=interval.starts_at,
+                ends_at=interval.ends_at,
+            )
+
+    def queues_overlapping(self, interval: Interval) -> list[str]:
+        """Waitlisted slots that the freed interval touches, earliest first (deterministic)."""
+        hits = [
+            (q.starts_at, q.ends_at, slot_id)
+            for slot_id, q in self.queues.items()
+            if q.overlaps(interval.starts_at, interval.ends_at)
+        ]
+        return [slot_id for _, _, slot_id in sorted(hits)]

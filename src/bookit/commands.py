@@ -1,0 +1,250 @@
+"""Commands: what the outside world may ask of BookIT, validated at the edge by pydantic.
+
+Each command carries a `command_id` (a redelivery of the same id has one effect) and an
+`actor` (who is asking). The public commands are the ones in CONTRACT.md; the internal ones
+are issued by policies (the clock and the mail adapter) with ids derived from their cause.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID, uuid4
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic import EmailStr as _EmailStr
+
+from bookit.aggregates.base import SYSTEM
+from bookit.errors import BadInput
+from bookit.localtime import parse_date, parse_time, zone
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_email_adapter: TypeAdapter[str] = TypeAdapter(_EmailStr)
+
+
+def _email(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("an email address cannot contain control characters")
+    return _email_adapter.validate_python(value).lower()
+
+
+def _actor(value: str) -> str:
+    return value if value == SYSTEM else _email(value)
+
+
+def _one_line(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must be one line of text without control characters")
+    return value
+
+
+def _free_text(value: str) -> str:
+    # Purposes and reasons may span lines, but never carry other control characters.
+    if re.search(r"[\x00-\x08\x0b-\x1f\x7f]", value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _date(value: str) -> str:
+    parse_date(value)
+    return value
+
+
+def _time(value: str) -> str:
+    parse_time(value)
+    return value
+
+
+def _tz(value: str) -> str:
+    zone(value)
+    return value
+
+
+Email = Annotated[str, AfterValidator(_email)]
+Actor = Annotated[str, AfterValidator(_actor)]
+Name = Annotated[str, Field(min_length=1, max_length=120), AfterValidator(_one_line)]
+FreeText = Annotated[str, Field(max_length=1000), AfterValidator(_free_text)]
+VenueId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+Date = Annotated[str, AfterValidator(_date)]
+Time = Annotated[str, AfterValidator(_time)]
+Zone = Annotated[str, Field(max_length=64), AfterValidator(_tz)]
+Priority = Annotated[int, Field(ge=-100, le=100)]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    command_id: UUID = Field(default_factory=uuid4)
+    actor: Actor
+
+
+class _Slot(Command):
+    venue_id: VenueId
+    date: Date
+    start: Time
+    end: Time
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> _Slot:
+        if parse_time(self.end) <= parse_time(self.start):
+            raise ValueError(f"end {self.end} is not after start {self.start}")
+        return self
+
+
+# Public commands (CONTRACT.md "Bus messages")
+
+
+class RegisterVenue(Command):
+    type: Literal["RegisterVenue"] = "RegisterVenue"
+    name: Name
+    tz: Zone
+    venue_id: VenueId | None = None
+
+
+class GrantAdmin(Command):
+    type: Literal["GrantAdmin"] = "GrantAdmin"
+    email: Email
+
+
+class BookVenue(_Slot):
+    type: Literal["BookVenue"] = "BookVenue"
+    purpose: FreeText = ""
+
+
+class ConfirmBooking(Command):
+    type: Literal["ConfirmBooking"] = "ConfirmBooking"
+    booking_id: UUID
+
+
+class CancelBooking(Command):
+    type: Literal["CancelBooking"] = "CancelBooking"
+    booking_id: UUID
+    reason: FreeText = ""
+
+
+class WaiveAutoCancel(Command):
+    type: Literal["WaiveAutoCancel"] = "WaiveAutoCancel"
+    booking_id: UUID
+
+
+class JoinWaitlist(_Slot):
+    type: Literal["JoinWaitlist"] = "JoinWaitlist"
+    priority: Priority | None = None
+    # An admin may put someone else in the queue (with a priority); others join themselves.
+    user: Email | None = None
+
+
+class LeaveWaitlist(Command):
+    type: Literal["LeaveWaitlist"] = "LeaveWaitlist"
+    entry_id: UUID
+
+
+class DeclineOffer(Command):
+    type: Literal["DeclineOffer"] = "DeclineOffer"
+    entry_id: UUID
+
+
+class ClaimOffer(Command):
+    type: Literal["ClaimOffer"] = "ClaimOffer"
+    entry_id: UUID
+
+
+class Tick(Command):
+    type: Literal["Tick"] = "Tick"
+    actor: Actor = SYSTEM
+    now: datetime
+
+    @field_validator("now")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("now must carry a UTC offset")
+        return value
+
+
+# Internal commands, issued by policies with ids derived from their cause
+
+
+class SendReminder(Command):
+    type: Literal["SendReminder"] = "SendReminder"
+    booking_id: UUID
+
+
+class AutoCancel(Command):
+    type: Literal["AutoCancel"] = "AutoCancel"
+    booking_id: UUID
+
+
+class ExpireOffer(Command):
+    type: Literal["ExpireOffer"] = "ExpireOffer"
+    slot_id: UUID
+    entry_id: UUID
+
+
+class CloseWaitlist(Command):
+    type: Literal["CloseWaitlist"] = "CloseWaitlist"
+    slot_id: UUID
+
+
+class RecordReminderDelivery(Command):
+    type: Literal["RecordReminderDelivery"] = "RecordReminderDelivery"
+    booking_id: UUID
+    delivered_at: datetime
+
+
+PUBLIC_COMMANDS: dict[str, type[Command]] = {
+    cls.__name__: cls
+    for cls in (
+        RegisterVenue,
+        GrantAdmin,
+        BookVenue,
+        ConfirmBooking,
+        CancelBooking,
+        WaiveAutoCancel,
+        JoinWaitlist,
+        LeaveWaitlist,
+        DeclineOffer,
+        ClaimOffer,
+        Tick,
+    )
+}
+
+
+def parse_command(body: Any) -> Command:
+    """A public command from a decoded JSON body, or BadInput saying exactly what is wrong."""
+    if not isinstance(body, dict):
+        raise BadInput("a command must be a JSON object", "malformed_command")
+    kind = body.get("type")
+    cls = PUBLIC_COMMANDS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise BadInput(f"unknown command type: {kind!r}", "unknown_command")
+    return build(cls, **body)
+
+
+def build(cls: type[Command], **fields: Any) -> Command:
+    """Construct a command, turning pydantic's errors into one readable BadInput."""
+    try:
+        return cls(**fields)
+    except ValidationError as exc:
+        raise BadInput(describe(exc), "invalid_command") from None
+    except BadInput:
+        raise
+
+
+def describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in error["loc"]) or "command"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)

@@ -1,0 +1,83 @@
+"""Wall-clock times that people type, turned into UTC instants (DESIGN rule 3).
+
+A venue's date and times are its own zone's wall clock. On a DST change some wall times do not
+exist (the clock jumps forward) and some happen twice (it falls back); both are refused with a
+clear message instead of silently picking one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from bookit.errors import BadInput
+
+
+def zone(name: str) -> ZoneInfo:
+    if name not in _known_zones():
+        raise BadInput(f"unknown time zone: {name!r} (use an IANA name like Europe/London)", "bad_tz")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:  # pragma: no cover - guarded above
+        raise BadInput(f"unknown time zone: {name!r}", "bad_tz") from exc
+
+
+_ZONES: frozenset[str] | None = None
+
+
+def _known_zones() -> frozenset[str]:
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = frozenset(available_timezones())
+    return _ZONES
+
+
+def parse_date(text: str) -> date:
+    try:
+        if len(text) != 10:
+            raise ValueError
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadInput(f"malformed date {text!r}: expected YYYY-MM-DD", "bad_date") from None
+
+
+def parse_time(text: str) -> time:
+    try:
+        if len(text) != 5 or text[2] != ":":
+            raise ValueError
+        return time.fromisoformat(text)
+    except ValueError:
+        raise BadInput(f"malformed time {text!r}: expected HH:MM", "bad_time") from None
+
+
+def to_utc(day: date, wall: time, tz_name: str) -> datetime:
+    """The UTC instant of `wall` on `day` in zone `tz_name`, refusing DST gaps and overlaps."""
+    tz = zone(tz_name)
+    naive = datetime.combine(day, wall)
+    first = naive.replace(tzinfo=tz, fold=0)
+    second = naive.replace(tzinfo=tz, fold=1)
+    # Round-tripping through UTC shows whether the wall time exists at all (gap) ...
+    if first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != naive:
+        raise BadInput(
+            f"{day} {wall:%H:%M} does not exist in {tz_name} (the clocks jump forward)",
+            "nonexistent_local_time",
+        )
+    # ... and the two folds differ only when it happens twice (overlap).
+    if first.utcoffset() != second.utcoffset():
+        raise BadInput(
+            f"{day} {wall:%H:%M} happens twice in {tz_name} (the clocks fall back); "
+            "pick another time",
+            "ambiguous_local_time",
+        )
+    return first.astimezone(UTC)
+
+
+def parse_instant(text: str) -> datetime:
+    """An ISO 8601 instant with an explicit offset (`--now`, `Tick.now`), as UTC."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadInput(f"malformed instant {text!r}: expected ISO 8601", "bad_now") from None
+    if value.tzinfo is None:
+        raise BadInput(f"instant {text!r} has no UTC offset", "bad_now")
+    return value.astimezone(UTC)
