@@ -1,0 +1,120 @@
+"""Turn a notification (kind + context) into a ready-to-send multipart email.
+
+Rendering is pure: the caller supplies the Message-ID and the send time, so the same event
+always yields the same email and nothing here reads the clock.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import functools
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from email.message import EmailMessage
+from email.policy import default as default_policy
+
+import jinja2
+
+KINDS = (
+    "booking-confirmed",
+    "reminder",
+    "auto-cancelled",
+    "waitlist-offer",
+    "waitlist-claimed",
+    "waitlist-expired",
+    "waitlist-closed",
+)
+
+_ENTRY_KINDS = frozenset({"waitlist-offer", "waitlist-expired", "waitlist-closed"})
+
+# Subjects are jinja templates rendered by the StrictUndefined text environment so a missing
+# key fails the same loud way as in the bodies.
+_SUBJECTS = {
+    "booking-confirmed": "Booking confirmed: {{ venue_name }} on {{ date }}",
+    "reminder": "Reminder: your booking at {{ venue_name }} on {{ date }}",
+    "auto-cancelled": "Booking auto-cancelled: {{ venue_name }}",
+    "waitlist-offer": "A slot is free for you: {{ venue_name }}",
+    "waitlist-claimed": "You got the slot: {{ venue_name }} on {{ date }}",
+    "waitlist-expired": "Your waitlist offer expired: {{ venue_name }}",
+    "waitlist-closed": "Waitlist closed: {{ venue_name }} on {{ date }}",
+}
+
+# Everything Python's str.splitlines() treats as a line break is in here, not just CR/LF: the
+# email parser splits on those too, so any of them could smuggle in a header.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_LINE_BREAK = re.compile("[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+
+DEFAULT_SENDER = "BookIT <no-reply@bookit.local>"
+
+
+def compose_email(
+    kind: str,
+    *,
+    to: str,
+    message_id: str,
+    sent_at: datetime,
+    subject_id: str,
+    context: Mapping[str, object],
+    sender: str = DEFAULT_SENDER,
+) -> EmailMessage:
+    """Render `kind` for `to`. Raises ValueError for bad arguments, jinja2.UndefinedError for a
+    context key the templates need but were not given."""
+    if kind not in _SUBJECTS:
+        raise ValueError(f"unknown email kind {kind!r}; expected one of {', '.join(KINDS)}")
+    # A recipient is an address, not free text: refuse rather than silently rewrite it.
+    if _LINE_BREAK.search(to):
+        raise ValueError("email recipient must not contain line breaks")
+    if _CONTROL.search(message_id):
+        raise ValueError("Message-ID must not contain control characters")
+    if sent_at.tzinfo is None or sent_at.utcoffset() is None:
+        raise ValueError("sent_at must be timezone-aware")
+
+    text_env, html_env, subjects = _environments()
+    values = dict(context)
+
+    message = EmailMessage(policy=default_policy)
+    message["From"] = header_safe(sender)
+    message["To"] = to
+    message["Subject"] = header_safe(subjects[kind].render(values))
+    message["Date"] = email.utils.format_datetime(sent_at)
+    message["Message-ID"] = message_id
+    message["X-BookIT-Kind"] = kind
+    if kind in _ENTRY_KINDS:
+        message["X-BookIT-Entry"] = header_safe(subject_id)
+    else:
+        message["X-BookIT-Booking"] = header_safe(subject_id)
+        # A claim is about both the new booking and the waitlist entry it came from.
+        entry_id = values.get("entry_id")
+        if kind == "waitlist-claimed" and entry_id:
+            message["X-BookIT-Entry"] = header_safe(str(entry_id))
+
+    message.set_content(text_env.get_template(f"{kind}.txt.j2").render(values))
+    message.add_alternative(html_env.get_template(f"{kind}.html.j2").render(values), subtype="html")
+    return message
+
+
+def header_safe(value: str) -> str:
+    """Turn control characters into spaces so user text stays on one header line."""
+    return " ".join(_CONTROL.sub(" ", value).split())
+
+
+@functools.cache
+def _environments() -> tuple[jinja2.Environment, jinja2.Environment, dict[str, jinja2.Template]]:
+    # Built once per process: loading and compiling templates is the expensive part.
+    loader = jinja2.PackageLoader("bookit.adapters.mail", "templates")
+    text_env = _environment(loader, autoescape=False)
+    html_env = _environment(loader, autoescape=True)
+    subjects = {kind: text_env.from_string(source) for kind, source in _SUBJECTS.items()}
+    return text_env, html_env, subjects
+
+
+def _environment(loader: jinja2.BaseLoader, *, autoescape: bool) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=loader,
+        autoescape=autoescape,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )

@@ -1,0 +1,149 @@
+"""Where composed emails go: a local Maildir (the default) or an SMTP relay."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import smtplib
+import tempfile
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+from urllib.parse import urlsplit
+
+
+class MailDeliveryError(Exception):
+    """A transport could not deliver a message; `reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@runtime_checkable
+class Outbox(Protocol):
+    def deliver(self, message: EmailMessage) -> None: ...
+
+
+class MaildirOutbox:
+    """Delivers into a Maildir, at most once per Message-ID.
+
+    The file name is a hash of the Message-ID, so re-delivering after a crash (the email went
+    out but the caller never recorded it) finds the earlier copy instead of adding a duplicate.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        for sub in ("tmp", "new", "cur"):
+            (self.path / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def deliver(self, message: EmailMessage) -> None:
+        message_id = message["Message-ID"]
+        if not message_id:
+            raise ValueError("a message needs a Message-ID to be delivered exactly once")
+        name = hashlib.sha256(str(message_id).encode()).hexdigest()
+        try:
+            if self._already_delivered(name):
+                return
+            self._write(name, message.as_bytes(policy=default_policy))
+        except OSError as exc:
+            raise MailDeliveryError(f"cannot write to Maildir {self.path}: {exc}") from exc
+
+    def messages(self) -> list[EmailMessage]:
+        """Every delivered message, read or not, oldest first."""
+        parser = BytesParser(EmailMessage, policy=default_policy)
+        found: list[tuple[datetime, str, EmailMessage]] = []
+        for sub in ("new", "cur"):
+            for file in (self.path / sub).iterdir():
+                if file.name.startswith("."):
+                    continue
+                message = parser.parsebytes(file.read_bytes())
+                found.append((_sent_at(message), file.name, message))
+        found.sort(key=lambda item: (item[0], item[1]))
+        return [message for _, _, message in found]
+
+    def _already_delivered(self, name: str) -> bool:
+        # A mail client moves read messages to cur/ and appends ":2,<flags>" to the name.
+        if (self.path / "new" / name).exists():
+            return True
+        return any((self.path / "cur").glob(f"{name}*"))
+
+    def _write(self, name: str, data: bytes) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=f"{name}.", dir=self.path / "tmp")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+            target = self.path / "new" / name
+            try:
+                # link() refuses to overwrite, so two racing deliveries leave exactly one file.
+                os.link(tmp, target)
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV):
+                    raise
+                os.replace(tmp, target)  # filesystem without hard links
+            _fsync_dir(self.path / "new")
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+class SmtpOutbox:
+    """Sends each message through an SMTP server given as ``smtp://host:port``."""
+
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        self.host, self.port = _parse_smtp_url(url)
+        self.timeout = timeout
+
+    def deliver(self, message: EmailMessage) -> None:
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+                smtp.send_message(message)
+        except (OSError, smtplib.SMTPException) as exc:
+            raise MailDeliveryError(
+                f"cannot send mail via SMTP server {self.host}:{self.port}: {exc}"
+            ) from exc
+
+
+def _parse_smtp_url(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    if parts.scheme != "smtp":
+        raise ValueError(f"SMTP URL must start with smtp://, got {url!r}")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"SMTP URL must not contain credentials: {url!r}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError(f"SMTP URL must be just smtp://host:port, got {url!r}")
+    if not parts.hostname:
+        raise ValueError(f"SMTP URL has no host: {url!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"SMTP URL has an invalid port: {url!r}") from None
+    if port is None or port == 0:
+        raise ValueError(f"SMTP URL needs a port, like smtp://localhost:25, got {url!r}")
+    return parts.hostname, port
+
+
+def _sent_at(message: EmailMessage) -> datetime:
+    header = message["Date"]
+    when = getattr(header, "datetime", None)
+    if not isinstance(when, datetime):
+        return datetime.min.replace(tzinfo=UTC)  # undated messages sort first
+    # "-0000" parses as naive; RFC 5322 says it is UTC with an unknown local zone.
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _fsync_dir(path: Path) -> None:
+    # Makes the new directory entry itself survive a power cut, not only the file's bytes.
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,46 @@
+"""A stored event as plain JSON-ready data: for the audit trail and the events exchange."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.utils import get_topic
+
+from bookit.aggregates.base import event_id
+from bookit.projections.tables import iso
+
+_ENVELOPE = ("originator_id", "originator_version", "timestamp", "originator_topic")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def fields_of(event: Any) -> dict[str, Any]:
+    """The event's own fields (what happened), without the store's envelope."""
+    return {k: _plain(v) for k, v in sorted(vars(event).items()) if k not in _ENVELOPE}
+
+
+def payload(event: Any) -> dict[str, Any]:
+    """Fields plus the envelope promised on the bus: event_id, aggregate_id, version, occurred_at."""
+    return fields_of(event) | {
+        "event_id": str(event_id(event.originator_id, event.originator_version)),
+        "aggregate_id": str(event.originator_id),
+        "version": event.originator_version,
+        "occurred_at": iso(event.timestamp),
+        "type": topic_of(event),
+    }
+
+
+def topic_of(event: Any) -> str:
+    return get_topic(type(event))

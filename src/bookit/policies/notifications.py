@@ -1,0 +1,245 @@
+"""Policy: every email is derived from one stored event, and sent at most once per event.
+
+The mailer follows the event store like a projection. For each event that owes someone an
+email it composes the message (Message-ID derived from the event), delivers it, and records
+the delivery with its tracked position in one transaction. A crash after delivery and before
+the record re-delivers the same Message-ID, which the Maildir outbox recognises and skips.
+
+A delivered reminder is reported back as a command, because the booking must know when its
+owner was really told (rule 5: no auto-cancellation without a fair chance to confirm).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from sqlalchemy import Engine, insert
+from sqlalchemy.exc import IntegrityError as RowExists
+
+from bookit import commands as c
+from bookit.adapters.mail import MailDeliveryError, Outbox, compose_email
+from bookit.aggregates.base import SYSTEM, derived_id, event_id
+from bookit.aggregates.booking import Booking
+from bookit.aggregates.venue import Venue
+from bookit.aggregates.waitlist import WaitlistSlot
+from bookit.links import Link, LinkSigner
+from bookit.projections.database import advance, position_of
+from bookit.projections.tables import emails_sent, iso
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Email:
+    kind: str
+    to: str
+    subject_id: str
+    context: dict[str, Any]
+    message_id: str
+
+
+class Mailer:
+    name = "mail"
+
+    def __init__(
+        self,
+        app: Application[Any],
+        engine: Engine,
+        outbox: Outbox,
+        links: LinkSigner,
+        offer_minutes: int = 15,
+        batch_size: int = 200,
+    ) -> None:
+        self.app = app
+        self.engine = engine
+        self.outbox = outbox
+        self.links = links
+        self.offer_minutes = offer_minutes
+        self.batch_size = batch_size
+        self._venues: dict[str, Venue] = {}
+        self.last_error: str | None = None
+
+    def catch_up(self, now: datetime) -> tuple[int, list[c.Command]]:
+        """Send what is owed; returns (events passed, follow-up commands to run)."""
+        passed, follow_ups = 0, []
+        while True:
+            with self.engine.connect() as conn:
+                position = position_of(conn, self.name)
+                conn.commit()
+            notifications = self.app.recorder.select_notifications(start=position + 1, limit=self.batch_size)
+            if not notifications:
+                return passed, follow_ups
+            for notification in notifications:
+                event = self.app.mapper.to_domain_event(notification)
+                try:
+                    emails = list(self.emails_for(event))
+                    for email in emails:
+                        self._deliver(email, now)
+                except MailDeliveryError as error:
+                    # Stop here and keep the position: the next pass retries from this event.
+                    self.last_error = str(error)
+                    log.warning("mail delivery failed, will retry: %s", error)
+                    return passed, follow_ups
+                with self.engine.begin() as conn:
+                    for email in emails:
+                        self._record(conn, email, notification.id, now)
+                    if not advance(conn, self.name, position, notification.id):
+                        conn.rollback()  # another worker's mailer got here first
+                        return passed, follow_ups
+                position = notification.id
+                passed += 1
+                if isinstance(event, Booking.Reminded) and emails:
+                    follow_ups.append(
+                        c.RecordReminderDelivery(
+                            command_id=derived_id("reminder-delivered", event_id(event.originator_id, event.originator_version)),
+                            actor=SYSTEM,
+                            booking_id=event.originator_id,
+                            delivered_at=now,
+                        )
+                    )
+
+    def _deliver(self, email: Email, now: datetime) -> None:
+        message = compose_email(
+            email.kind,
+            to=email.to,
+            message_id=email.message_id,
+            sent_at=now,
+            subject_id=email.subject_id,
+            context=email.context,
+        )
+        self.outbox.deliver(message)
+
+    def _record(self, conn: Any, email: Email, position: int, now: datetime) -> None:
+        try:
+            with conn.begin_nested():
+                conn.execute(
+                    insert(emails_sent).values(
+                        message_id=email.message_id,
+                        position=position,
+                        kind=email.kind,
+                        recipient=email.to,
+                        subject=_subject_line(email),
+                        subject_id=email.subject_id,
+                        sent_at=iso(now),
+                    )
+                )
+        except RowExists:
+            pass  # recorded by an earlier attempt that crashed before moving the position
+
+    # Which event owes whom which email
+
+    def emails_for(self, event: Any) -> Iterator[Email]:
+        if isinstance(event, Booking.Booked) and event.waitlist_entry_id is None:
+            yield self._booking_email("booking-confirmed", event, self._booking(event))
+        elif isinstance(event, Booking.Reminded):
+            yield self._booking_email("reminder", event, self._booking(event))
+        elif isinstance(event, Booking.AutoCancelled):
+            yield self._booking_email("auto-cancelled", event, self._booking(event), reason=event.reason)
+        elif isinstance(event, WaitlistSlot.Notified | WaitlistSlot.Expired | WaitlistSlot.Claimed):
+            slot = self._slot(event)
+            kind = {
+                WaitlistSlot.Notified: "waitlist-offer",
+                WaitlistSlot.Expired: "waitlist-expired",
+                WaitlistSlot.Claimed: "waitlist-claimed",
+            }[type(event)]
+            yield self._entry_email(kind, event, slot, event.entry_id)
+        elif isinstance(event, WaitlistSlot.Closed):
+            slot = self._slot(event)
+            for entry_id in event.entry_ids:
+                yield self._entry_email("waitlist-closed", event, slot, entry_id)
+
+    def _booking(self, event: Any) -> Booking:
+        # The booking as it was at this event, so the email says what was true then.
+        booking = self.app.repository.get(event.originator_id, version=event.originator_version)
+        assert isinstance(booking, Booking)
+        return booking
+
+    def _slot(self, event: Any) -> WaitlistSlot:
+        slot = self.app.repository.get(event.originator_id, version=event.originator_version)
+        assert isinstance(slot, WaitlistSlot)
+        return slot
+
+    def _venue(self, venue_id: str) -> Venue:
+        if venue_id not in self._venues:
+            venue = self.app.repository.get(Venue.id_for(venue_id))
+            assert isinstance(venue, Venue)
+            self._venues[venue_id] = venue
+        return self._venues[venue_id]
+
+    def _common(self, venue_id: str, date: str, start: str, end: str, user: str) -> dict[str, Any]:
+        venue = self._venue(venue_id)
+        day = datetime.strptime(date, "%Y-%m-%d")
+        return {
+            "user": user,
+            "venue_name": venue.name,
+            "date": f"{day:%A} {day.day} {day:%B %Y}",
+            "start": start,
+            "end": end,
+            "tz": venue.tz,
+        }
+
+    def _booking_email(self, kind: str, event: Any, booking: Booking, **extra: Any) -> Email:
+        booking_id = str(booking.id)
+        context = self._common(booking.venue_id, booking.date, booking.start, booking.end, booking.user)
+        context |= {"booking_id": booking_id, "purpose": booking.purpose, "confirmed": booking.confirmed}
+        if kind == "booking-confirmed":
+            context["reminder_note"] = (
+                "No confirmation is needed for this booking."
+                if booking.cancel_due is None
+                else "We will ask you to confirm it the day before."
+            )
+        if kind == "reminder":
+            expires = booking.starts_at
+            context |= {
+                "confirm_url": self.links.url(Link("confirm", booking_id, booking.user, expires)),
+                "cancel_url": self.links.url(Link("cancel", booking_id, booking.user, expires)),
+                "confirm_by": self._local(booking.cancel_due, context["tz"]) if booking.cancel_due else "",
+            }
+        if kind == "auto-cancelled":
+            context["book_url"] = f"{self.links.base_url}/venues/{booking.venue_id}"
+        context |= extra
+        return Email(kind, booking.user, booking_id, context, self._message_id(event, booking_id))
+
+    def _entry_email(self, kind: str, event: Any, slot: WaitlistSlot, entry_id: str) -> Email:
+        entry = slot.entry(entry_id)
+        context = self._common(slot.venue_id, slot.date, slot.start, slot.end, entry.user)
+        context["entry_id"] = entry_id
+        deadline = entry.deadline or slot.starts_at
+        if kind in ("waitlist-offer", "waitlist-expired"):
+            context["deadline"] = self._local(deadline, context["tz"], seconds=True)
+        if kind == "waitlist-offer":
+            context |= {
+                "claim_url": self.links.url(Link("claim", entry_id, entry.user, deadline)),
+                "decline_url": self.links.url(Link("decline", entry_id, entry.user, deadline)),
+                "minutes": max(1, round((deadline - event.timestamp) / timedelta(minutes=1))),
+            }
+        if kind == "waitlist-claimed":
+            context["booking_id"] = event.booking_id
+            return Email(kind, entry.user, event.booking_id, context, self._message_id(event, entry_id))
+        return Email(kind, entry.user, entry_id, context, self._message_id(event, entry_id))
+
+    @staticmethod
+    def _local(instant: datetime, tz: str, seconds: bool = False) -> str:
+        from zoneinfo import ZoneInfo
+
+        local = instant.astimezone(ZoneInfo(tz))
+        clock = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
+        return f"{local:%A} {local.day} {local:%B %Y} {clock} ({tz})"
+
+    @staticmethod
+    def _message_id(event: Any, about: str) -> str:
+        source = event_id(event.originator_id, event.originator_version)
+        return f"<{derived_id('email', source, about)}@bookit>"
+
+
+def _subject_line(email: Email) -> str:
+    return f"{email.kind}: {email.context.get('venue_name', '')} {email.context.get('date', '')}".strip()
+
+
+__all__ = ["Email", "Mailer", "UUID"]

@@ -1,0 +1,48 @@
+"""The read-model database: SQLite file by default, PostgreSQL at scale; and tracked positions.
+
+A follower of the event store keeps its position in the same database, and moves it in the same
+transaction as the rows it wrote, with a compare-and-set: a crash can neither skip an event nor
+apply one twice, and two workers following at once cannot both apply the same batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
+
+from bookit.projections.tables import metadata, positions
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    metadata.create_all(engine)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def position_of(conn: Connection, name: str) -> int:
+    row = conn.execute(select(positions.c.position).where(positions.c.name == name)).first()
+    if row is None:
+        conn.execute(insert(positions).values(name=name, position=0))
+        return 0
+    return int(row[0])
+
+
+def advance(conn: Connection, name: str, old: int, new: int) -> bool:
+    """Move the position from old to new; False if another follower moved it first."""
+    result = conn.execute(
+        update(positions).where(positions.c.name == name, positions.c.position == old).values(position=new)
+    )
+    return result.rowcount == 1

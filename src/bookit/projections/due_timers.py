@@ -1,0 +1,119 @@
+"""Read model: work that falls due at an instant (DESIGN rules 1 and 2).
+
+Each row is one thing the clock must do: remind a booking, auto-cancel it, expire an offer, or
+close a queue when its slot starts. A tick reads the rows with `due_at <= now` through the index
+on `due_at`, so its cost follows what is due, not how many bookings exist, and a tick after an
+outage finds everything it missed. A row goes away when the event that settles it arrives, or
+when the command it nominated has been handled (its receipt), whatever that command decided.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, delete, insert, select
+
+from bookit.aggregates.base import derived_id
+from bookit.aggregates.booking import Booking
+from bookit.aggregates.receipt import CommandReceipt
+from bookit.aggregates.waitlist import WaitlistSlot
+from bookit.projections.tables import due_timers, iso
+
+REMIND = "remind"
+AUTO_CANCEL = "auto_cancel"
+EXPIRE_OFFER = "expire_offer"
+CLOSE_QUEUE = "close_queue"
+
+
+def timer_command_id(timer_key: str, due_at: str) -> UUID:
+    """The command a timer nominates has an id derived from the timer, so a tick that runs
+    twice (two workers, a crash and a retry) issues the same command and it has one effect."""
+    return derived_id("timer", timer_key, due_at)
+
+
+def _add(conn: Connection, kind: str, subject_id: str, due: datetime, slot_id: str | None = None) -> None:
+    key = f"{kind}:{subject_id}"
+    due_at = iso(due)
+    assert due_at is not None
+    exists = conn.execute(select(due_timers.c.timer_key).where(due_timers.c.timer_key == key)).first()
+    if exists:
+        return
+    conn.execute(
+        insert(due_timers).values(
+            timer_key=key,
+            kind=kind,
+            due_at=due_at,
+            subject_id=subject_id,
+            slot_id=slot_id,
+            command_id=str(timer_command_id(key, due_at)),
+        )
+    )
+
+
+def _drop(conn: Connection, kind: str, subject_id: str) -> None:
+    conn.execute(delete(due_timers).where(due_timers.c.timer_key == f"{kind}:{subject_id}"))
+
+
+def booked(conn: Connection, e: Booking.Booked) -> None:
+    booking_id = str(e.originator_id)
+    if e.reminder_due is not None:
+        _add(conn, REMIND, booking_id, e.reminder_due)
+    if e.cancel_due is not None:
+        _add(conn, AUTO_CANCEL, booking_id, e.cancel_due)
+
+
+def reminded(conn: Connection, e: Booking.Reminded) -> None:
+    _drop(conn, REMIND, str(e.originator_id))
+
+
+def confirmation_settled(conn: Connection, e: Any) -> None:
+    _drop(conn, AUTO_CANCEL, str(e.originator_id))
+
+
+def booking_ended(conn: Connection, e: Any) -> None:
+    _drop(conn, REMIND, str(e.originator_id))
+    _drop(conn, AUTO_CANCEL, str(e.originator_id))
+
+
+def slot_opened(conn: Connection, e: WaitlistSlot.Opened) -> None:
+    # The queue must be closed, and the people still in it told, once the slot starts.
+    _add(conn, CLOSE_QUEUE, str(e.originator_id), e.starts_at, slot_id=str(e.originator_id))
+
+
+def offered(conn: Connection, e: WaitlistSlot.Notified) -> None:
+    _add(conn, EXPIRE_OFFER, e.entry_id, e.deadline, slot_id=str(e.originator_id))
+
+
+def offer_settled(conn: Connection, e: Any) -> None:
+    _drop(conn, EXPIRE_OFFER, e.entry_id)
+
+
+def queue_closed(conn: Connection, e: WaitlistSlot.Closed) -> None:
+    _drop(conn, CLOSE_QUEUE, str(e.originator_id))
+    for entry_id in e.entry_ids:
+        _drop(conn, EXPIRE_OFFER, entry_id)
+
+
+def command_handled(conn: Connection, e: CommandReceipt.Handled) -> None:
+    conn.execute(delete(due_timers).where(due_timers.c.command_id == e.command_id))
+
+
+HANDLERS: dict[type, Any] = {
+    Booking.Booked: booked,
+    Booking.Reminded: reminded,
+    Booking.Confirmed: confirmation_settled,
+    Booking.AutoCancelWaived: confirmation_settled,
+    Booking.AutoCancelSkipped: confirmation_settled,
+    Booking.Cancelled: booking_ended,
+    Booking.AutoCancelled: booking_ended,
+    WaitlistSlot.Opened: slot_opened,
+    WaitlistSlot.Notified: offered,
+    WaitlistSlot.Claimed: offer_settled,
+    WaitlistSlot.Declined: offer_settled,
+    WaitlistSlot.Expired: offer_settled,
+    WaitlistSlot.Left: offer_settled,
+    WaitlistSlot.Closed: queue_closed,
+    CommandReceipt.Handled: command_handled,
+}

@@ -1,0 +1,64 @@
+"""Follows the event store's notification log and keeps the read models up to date.
+
+Works the same on SQLite (which cannot push notifications) and PostgreSQL: it polls from its
+tracked position. Each batch is one transaction: the rows and the new position commit together.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from eventsourcing.application import Application
+from sqlalchemy import Connection, Engine
+
+from bookit.projections import audit, bookings, due_timers, waitlist
+from bookit.projections.database import advance, position_of
+
+Handler = Callable[[Connection, Any], None]
+
+
+def _handlers_by_type() -> dict[type, list[Handler]]:
+    by_type: dict[type, list[Handler]] = defaultdict(list)
+    for module in (bookings, waitlist, due_timers):
+        for event_type, handler in module.HANDLERS.items():
+            by_type[event_type].append(handler)
+    return dict(by_type)
+
+
+class Projector:
+    """Applies every stored event exactly once to the read-model tables."""
+
+    name = "read_models"
+
+    def __init__(self, app: Application[Any], engine: Engine, batch_size: int = 500) -> None:
+        self.app = app
+        self.engine = engine
+        self.batch_size = batch_size
+        self._handlers = _handlers_by_type()
+
+    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
+        """Apply everything new; returns how many events were applied."""
+        applied = 0
+        while True:
+            with self.engine.begin() as conn:
+                position = position_of(conn, self.name)
+                notifications = self.app.recorder.select_notifications(
+                    start=position + 1, limit=self.batch_size
+                )
+                if not notifications:
+                    return applied
+                self.apply_all(conn, ((n.id, self.app.mapper.to_domain_event(n)) for n in notifications))
+                if not advance(conn, self.name, position, notifications[-1].id):
+                    conn.rollback()  # another worker applied this batch first
+                    return applied
+            applied += len(notifications)
+            if progress is not None:
+                progress(len(notifications))
+
+    def apply_all(self, conn: Connection, events: Iterable[tuple[int, Any]]) -> None:
+        for position, event in events:
+            for handler in self._handlers.get(type(event), ()):
+                handler(conn, event)
+            audit.record(conn, event, position)

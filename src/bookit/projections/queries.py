@@ -1,0 +1,114 @@
+"""Read queries over the projections. Plain SQL through SQLAlchemy Core; no aggregates here."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, Row, and_, func, or_, select
+from sqlalchemy.orm import aliased
+
+from bookit.projections.tables import (
+    admins,
+    audit,
+    bookings,
+    due_timers,
+    emails_sent,
+    from_iso,
+    iso,
+    venues,
+    waitlist_entries,
+)
+
+
+def _rows(engine: Engine, query: Any) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def due(engine: Engine, now: datetime, limit: int = 1000) -> list[Row[Any]]:
+    """Timers due at or before now, oldest first: read through the index on due_at."""
+    query = (
+        select(due_timers)
+        .where(due_timers.c.due_at <= iso(now))
+        .order_by(due_timers.c.due_at, due_timers.c.timer_key)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return list(conn.execute(query))
+
+
+def venue_list(engine: Engine) -> list[dict[str, Any]]:
+    return _rows(engine, select(venues).order_by(venues.c.venue_id))
+
+
+def admin_list(engine: Engine) -> list[str]:
+    return [row["email"] for row in _rows(engine, select(admins).order_by(admins.c.email))]
+
+
+def booking_list(
+    engine: Engine, user: str | None = None, venue_id: str | None = None, date: str | None = None
+) -> list[dict[str, Any]]:
+    query = select(bookings)
+    if user:
+        query = query.where(bookings.c.user == user.lower())
+    if venue_id:
+        query = query.where(bookings.c.venue_id == venue_id)
+    if date:
+        query = query.where(bookings.c.date == date)
+    return _rows(engine, query.order_by(bookings.c.starts_at, bookings.c.booking_id))
+
+
+def booking(engine: Engine, booking_id: str) -> dict[str, Any] | None:
+    rows = _rows(engine, select(bookings).where(bookings.c.booking_id == booking_id))
+    return rows[0] if rows else None
+
+
+def my_waitlist(engine: Engine, user: str, now: datetime) -> list[dict[str, Any]]:
+    """A user's active entries with their place in line and, when offered, seconds left."""
+    mine = waitlist_entries
+    other = aliased(waitlist_entries)
+    ahead = (
+        select(func.count())
+        .where(
+            other.c.slot_id == mine.c.slot_id,
+            other.c.status == "waiting",
+            or_(
+                other.c.priority < mine.c.priority,
+                and_(other.c.priority == mine.c.priority, other.c.seq < mine.c.seq),
+            ),
+        )
+        .scalar_subquery()
+    )
+    query = (
+        select(mine, ahead.label("ahead"))
+        .where(mine.c.user == user.lower(), mine.c.status.in_(("waiting", "offered")))
+        .order_by(mine.c.date, mine.c.start, mine.c.entry_id)
+    )
+    out = []
+    for row in _rows(engine, query):
+        ahead_count = row.pop("ahead")
+        if row["status"] == "offered":
+            row["position"] = 0
+            row["seconds_left"] = max(0, int((from_iso(row["offered_until"]) - now).total_seconds()))
+        else:
+            row["position"] = ahead_count + 1
+        out.append(row)
+    return out
+
+
+def history(engine: Engine, booking_id: str) -> list[dict[str, Any]]:
+    """Every event that concerns a booking, in store order."""
+    query = select(audit).where(or_(audit.c.booking_id == booking_id)).order_by(audit.c.position)
+    rows = _rows(engine, query)
+    for row in rows:
+        row["data"] = json.loads(row["data"])
+    return rows
+
+
+def outbox(engine: Engine, to: str | None = None) -> list[dict[str, Any]]:
+    query = select(emails_sent)
+    if to:
+        query = query.where(emails_sent.c.recipient == to.lower())
+    return _rows(engine, query.order_by(emails_sent.c.position, emails_sent.c.message_id))

@@ -1,0 +1,140 @@
+"""The read models' tables. Instants are stored as ISO 8601 UTC text ("...Z") so that the same
+events give the same rows, byte for byte, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+positions = Table(
+    "positions",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("position", Integer, nullable=False),
+)
+
+venues = Table(
+    "venues",
+    metadata,
+    Column("venue_id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("tz", String(64), nullable=False),
+)
+
+admins = Table("admins", metadata, Column("email", String(320), primary_key=True))
+
+bookings = Table(
+    "bookings",
+    metadata,
+    Column("booking_id", String(36), primary_key=True),
+    Column("venue_id", String(64), nullable=False, index=True),
+    Column("user", String(320), nullable=False, index=True),
+    Column("date", String(10), nullable=False, index=True),
+    Column("start", String(5), nullable=False),
+    Column("end", String(5), nullable=False),
+    Column("starts_at", String(20), nullable=False),
+    Column("ends_at", String(20), nullable=False),
+    Column("purpose", Text, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("confirmed", Boolean, nullable=False),
+    Column("reminded", Boolean, nullable=False),
+    Column("reminder_delivered_at", String(20)),
+    Column("cancel_due", String(20)),
+    Column("note", Text, nullable=False),
+    Column("booked_at", String(20), nullable=False),
+    Column("waitlist_entry_id", String(36)),
+)
+
+waitlist_slots = Table(
+    "waitlist_slots",
+    metadata,
+    Column("slot_id", String(36), primary_key=True),
+    Column("venue_id", String(64), nullable=False),
+    Column("date", String(10), nullable=False),
+    Column("start", String(5), nullable=False),
+    Column("end", String(5), nullable=False),
+    Column("starts_at", String(20), nullable=False),
+)
+
+waitlist_entries = Table(
+    "waitlist_entries",
+    metadata,
+    Column("entry_id", String(36), primary_key=True),
+    Column("slot_id", String(36), nullable=False, index=True),
+    Column("venue_id", String(64), nullable=False),
+    Column("user", String(320), nullable=False, index=True),
+    Column("date", String(10), nullable=False),
+    Column("start", String(5), nullable=False),
+    Column("end", String(5), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("offered_until", String(20)),
+    Column("joined_at", String(20), nullable=False),
+)
+
+due_timers = Table(
+    "due_timers",
+    metadata,
+    Column("timer_key", String(120), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("due_at", String(20), nullable=False, index=True),
+    Column("subject_id", String(36), nullable=False),
+    Column("slot_id", String(36)),
+    Column("command_id", String(36), nullable=False, unique=True),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("aggregate_id", String(36), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Column("topic", String(64), nullable=False),
+    Column("at", String(20), nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("command_id", String(36), nullable=False),
+    Column("booking_id", String(36), index=True),
+    Column("entry_id", String(36), index=True),
+    Column("data", Text, nullable=False),
+)
+
+# Records of side effects, not derivable from events alone: kept across `replay`.
+emails_sent = Table(
+    "emails_sent",
+    metadata,
+    Column("message_id", String(200), primary_key=True),
+    Column("position", Integer, nullable=False, index=True),
+    Column("kind", String(40), nullable=False),
+    Column("recipient", String(320), nullable=False, index=True),
+    Column("subject", Text, nullable=False),
+    Column("subject_id", String(36), nullable=False),
+    Column("sent_at", String(20), nullable=False),
+)
+
+refusals = Table(
+    "refusals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("command_id", String(64), index=True),
+    Column("received_at", String(20), nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("error", Text, nullable=False),
+    Column("body", Text, nullable=False),
+)
+
+# Rebuilt from the event store by `replay`, and compared by `replay --verify`.
+PROJECTED = (venues, admins, bookings, waitlist_slots, waitlist_entries, due_timers, audit)
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def from_iso(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)

@@ -1,0 +1,343 @@
+"""What a recipient (and a mail filter reading our headers) sees in each kind of email."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import default as default_policy
+from html.parser import HTMLParser
+from typing import Any
+
+import jinja2
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bookit.adapters.mail import compose_email
+from bookit.adapters.mail.compose import KINDS
+
+SENT_AT = datetime(2026, 12, 2, 12, 0, 5, tzinfo=UTC)
+MESSAGE_ID = "<3f2a9c1e0b7d4e21@bookit>"
+
+COMMON: dict[str, object] = {
+    "user": "alice@example.com",
+    "venue_name": "Main Hall",
+    "date": "Thursday 3 December 2026",
+    "start": "14:00",
+    "end": "16:00",
+    "tz": "Europe/London",
+}
+EXTRA: dict[str, dict[str, object]] = {
+    "booking-confirmed": {
+        "purpose": "Choir practice",
+        "booking_id": "bk-1",
+        "confirmed": False,
+        "reminder_note": "We will remind you a day before.",
+    },
+    "reminder": {
+        "purpose": "Choir practice",
+        "booking_id": "bk-1",
+        "confirm_url": "https://bookit.local/bookings/bk-1/confirm?t=abc&u=1",
+        "cancel_url": "https://bookit.local/bookings/bk-1/cancel?t=abc",
+        "confirmed": False,
+        "confirm_by": "Thursday 3 December 2026 12:00 (Europe/London)",
+    },
+    "auto-cancelled": {
+        "booking_id": "bk-1",
+        "reason": "it was not confirmed in time",
+        "book_url": "https://bookit.local/venues/v-1",
+    },
+    "waitlist-offer": {
+        "entry_id": "wl-7",
+        "claim_url": "https://bookit.local/waitlist/wl-7/claim?t=xyz",
+        "decline_url": "https://bookit.local/waitlist/wl-7/decline?t=xyz",
+        "deadline": "12:15:00",
+        "minutes": 15,
+    },
+    "waitlist-claimed": {"booking_id": "bk-9", "entry_id": "wl-7"},
+    "waitlist-expired": {"entry_id": "wl-7", "deadline": "12:15:00"},
+    "waitlist-closed": {"entry_id": "wl-7"},
+}
+SUBJECT_ID = {
+    "booking-confirmed": "bk-1",
+    "reminder": "bk-1",
+    "auto-cancelled": "bk-1",
+    "waitlist-offer": "wl-7",
+    "waitlist-claimed": "bk-9",
+    "waitlist-expired": "wl-7",
+    "waitlist-closed": "wl-7",
+}
+BOOKING_KINDS = ("booking-confirmed", "reminder", "auto-cancelled", "waitlist-claimed")
+ENTRY_KINDS = ("waitlist-offer", "waitlist-expired", "waitlist-closed")
+
+
+def context(kind: str, **overrides: object) -> dict[str, object]:
+    return {**COMMON, **EXTRA[kind], **overrides}
+
+
+def compose(kind: str, **overrides: Any) -> EmailMessage:
+    ctx = overrides.pop("context", None) or context(kind)
+    args: dict[str, Any] = {
+        "to": "alice@example.com",
+        "message_id": MESSAGE_ID,
+        "sent_at": SENT_AT,
+        "subject_id": SUBJECT_ID[kind],
+        "context": ctx,
+    }
+    return compose_email(kind, **{**args, **overrides})
+
+
+def wire(message: EmailMessage) -> EmailMessage:
+    """The message as a receiving mail client parses it."""
+    parsed = BytesParser(EmailMessage, policy=default_policy).parsebytes(message.as_bytes())
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def bodies(message: EmailMessage) -> tuple[str, str]:
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    assert text is not None and html is not None
+    return str(text.get_content()), str(html.get_content())
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.hrefs += [value or "" for name, value in attrs if tag == "a" and name == "href"]
+
+
+def links(html: str) -> list[str]:
+    parser = _Links()
+    parser.feed(html)
+    return parser.hrefs
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_is_text_then_html_with_the_booking_details_and_signature(kind: str) -> None:
+    message = wire(compose(kind))
+
+    assert message.get_content_type() == "multipart/alternative"
+    parts = [part.get_content_type() for part in message.iter_parts()]
+    assert parts == ["text/plain", "text/html"]
+    text, html = bodies(message)
+    for body in (text, html):
+        for value in ("Main Hall", "Thursday 3 December 2026", "14:00", "16:00", "Europe/London"):
+            assert value in body
+    assert text.rstrip().endswith("BookIT")
+    assert "BookIT</p>" in html
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_has_the_headers_machines_read(kind: str) -> None:
+    message = wire(compose(kind))
+
+    assert message["From"] == "BookIT <no-reply@bookit.local>"
+    assert message["To"] == "alice@example.com"
+    assert message["X-BookIT-Kind"] == kind
+    assert message["Message-ID"] == MESSAGE_ID
+    assert message["Date"].datetime == SENT_AT
+    assert "Main Hall" in message["Subject"]
+
+
+def test_subjects_say_what_happened() -> None:
+    assert wire(compose("reminder"))["Subject"] == (
+        "Reminder: your booking at Main Hall on Thursday 3 December 2026"
+    )
+    assert wire(compose("auto-cancelled"))["Subject"] == "Booking auto-cancelled: Main Hall"
+    assert wire(compose("waitlist-offer"))["Subject"] == "A slot is free for you: Main Hall"
+    assert len({wire(compose(kind))["Subject"] for kind in KINDS}) == len(KINDS)
+
+
+@pytest.mark.parametrize("kind", BOOKING_KINDS)
+def test_booking_kinds_name_the_booking(kind: str) -> None:
+    message = wire(compose(kind))
+
+    assert message["X-BookIT-Booking"] == SUBJECT_ID[kind]
+    if kind != "waitlist-claimed":
+        assert message["X-BookIT-Entry"] is None
+
+
+@pytest.mark.parametrize("kind", ENTRY_KINDS)
+def test_waitlist_kinds_name_the_entry(kind: str) -> None:
+    message = wire(compose(kind))
+
+    assert message["X-BookIT-Entry"] == "wl-7"
+    assert message["X-BookIT-Booking"] is None
+
+
+def test_a_claim_names_both_the_new_booking_and_the_entry_it_came_from() -> None:
+    message = wire(compose("waitlist-claimed"))
+    assert (message["X-BookIT-Booking"], message["X-BookIT-Entry"]) == ("bk-9", "wl-7")
+
+    ctx = context("waitlist-claimed")
+    del ctx["entry_id"]
+    without_entry = wire(compose("waitlist-claimed", context=ctx))
+    assert without_entry["X-BookIT-Booking"] == "bk-9"
+    assert without_entry["X-BookIT-Entry"] is None
+
+
+def test_unknown_kind_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="unknown email kind 'birthday'"):
+        compose_email(
+            "birthday",
+            to="alice@example.com",
+            message_id=MESSAGE_ID,
+            sent_at=SENT_AT,
+            subject_id="bk-1",
+            context=context("reminder"),
+        )
+
+
+@pytest.mark.parametrize("to", ["alice@example.com\r\nBcc: eve@example.com", "a@x.org\nX: y"])
+def test_recipient_with_a_line_break_is_refused(to: str) -> None:
+    with pytest.raises(ValueError, match="recipient"):
+        compose("reminder", to=to)
+
+
+def test_naive_send_time_is_refused() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        compose("reminder", sent_at=datetime(2026, 12, 2, 12, 0))
+
+
+@pytest.mark.parametrize(
+    ("kind", "key"),
+    [
+        ("reminder", "confirm_url"),
+        ("reminder", "purpose"),
+        ("waitlist-offer", "claim_url"),
+        ("waitlist-offer", "minutes"),
+        ("auto-cancelled", "reason"),
+        ("waitlist-expired", "deadline"),
+        ("waitlist-closed", "venue_name"),
+        ("booking-confirmed", "user"),
+    ],
+)
+def test_a_missing_context_key_is_a_loud_error(kind: str, key: str) -> None:
+    ctx = context(kind)
+    del ctx[key]
+    with pytest.raises(jinja2.UndefinedError, match=key):
+        compose(kind, context=ctx)
+
+
+def test_user_text_is_escaped_in_html_and_kept_verbatim_in_text() -> None:
+    ctx = context(
+        "reminder", purpose="<script>alert(1)</script>", venue_name="<script>Hall</script>"
+    )
+    text, html = bodies(wire(compose("reminder", context=ctx)))
+
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;script&gt;Hall&lt;/script&gt;" in html
+    assert "<script>alert(1)</script>" in text
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n", "\r", "\u2028", "\x0b", "\x85"])
+def test_line_breaks_in_the_venue_name_cannot_add_a_header(newline: str) -> None:
+    ctx = context("reminder", venue_name=f"Hall{newline}Bcc: eve@example.com{newline}")
+    message = wire(compose("reminder", context=ctx))
+
+    assert message["Bcc"] is None
+    assert sorted(message.keys()) == sorted(
+        [
+            "From",
+            "To",
+            "Subject",
+            "Date",
+            "Message-ID",
+            "X-BookIT-Kind",
+            "X-BookIT-Booking",
+            "MIME-Version",
+            "Content-Type",
+        ]
+    )
+    subject = message["Subject"]
+    assert "\n" not in subject and "\r" not in subject
+    assert (
+        subject == "Reminder: your booking at Hall Bcc: eve@example.com on Thursday 3 December 2026"
+    )
+
+
+@given(venue_name=st.text(max_size=80))
+def test_no_venue_name_changes_which_headers_exist(venue_name: str) -> None:
+    message = wire(
+        compose("auto-cancelled", context=context("auto-cancelled", venue_name=venue_name))
+    )
+
+    assert len(message.keys()) == 9
+    assert len(message.get_all("Subject") or []) == 1
+    assert str(message["Subject"]).startswith("Booking auto-cancelled:")
+    assert str(message["Subject"]).splitlines() == [str(message["Subject"])]
+
+
+def test_reminder_asks_for_confirmation_with_a_deadline() -> None:
+    text, html = bodies(wire(compose("reminder")))
+
+    assert EXTRA["reminder"]["confirm_url"] in links(html)
+    assert EXTRA["reminder"]["cancel_url"] in links(html)
+    assert str(EXTRA["reminder"]["confirm_url"]) in text
+    assert "Thursday 3 December 2026 12:00 (Europe/London)" in text
+    assert "Thursday 3 December 2026 12:00 (Europe/London)" in html
+
+
+def test_reminder_for_a_confirmed_booking_offers_only_cancel() -> None:
+    text, html = bodies(wire(compose("reminder", context=context("reminder", confirmed=True))))
+
+    confirm_url = str(EXTRA["reminder"]["confirm_url"])
+    assert confirm_url not in text
+    assert confirm_url not in links(html)
+    assert "Confirm booking" not in html
+    assert links(html) == [EXTRA["reminder"]["cancel_url"]]
+    assert "already confirmed" in text and "already confirmed" in html
+
+
+def test_receipt_for_a_claimed_slot_says_it_is_already_confirmed() -> None:
+    ctx = context("booking-confirmed", confirmed=True, reminder_note="")
+    text, html = bodies(wire(compose("booking-confirmed", context=ctx)))
+    assert "already confirmed" in text and "already confirmed" in html
+    assert "remind" not in text
+
+    text, _ = bodies(wire(compose("booking-confirmed")))
+    assert "already confirmed" not in text
+    assert "We will remind you a day before." in text
+
+
+def test_waitlist_offer_gives_the_window_and_both_choices() -> None:
+    text, html = bodies(wire(compose("waitlist-offer")))
+
+    assert links(html) == [
+        EXTRA["waitlist-offer"]["claim_url"],
+        EXTRA["waitlist-offer"]["decline_url"],
+    ]
+    for body in (text, html):
+        assert "15 minutes" in body
+        assert "12:15:00" in body
+    one = context("waitlist-offer", minutes=1)
+    assert "1 minute " in bodies(wire(compose("waitlist-offer", context=one)))[0]
+
+
+def test_expired_and_closed_waitlist_emails_explain_the_outcome() -> None:
+    expired, _ = bodies(wire(compose("waitlist-expired")))
+    assert "12:15:00" in expired
+    assert "no longer on the waitlist" in expired
+
+    closed, _ = bodies(wire(compose("waitlist-closed")))
+    assert "started" in closed
+    assert "not offered" in closed
+
+
+def test_auto_cancelled_gives_the_reason_and_a_way_to_book_again() -> None:
+    text, html = bodies(wire(compose("auto-cancelled")))
+
+    assert "it was not confirmed in time" in text
+    assert links(html) == [EXTRA["auto-cancelled"]["book_url"]]
+
+
+def test_same_inputs_give_the_same_bytes_apart_from_the_mime_boundary() -> None:
+    first, second = compose("reminder"), compose("reminder")
+    assert bodies(first) == bodies(second)
+    assert first.items()[:-1] == second.items()[:-1]
