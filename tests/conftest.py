@@ -57,11 +57,15 @@ class Driver:
         return str(self.send(c.RegisterVenue, actor=SYSTEM, name=name, tz=tz, venue_id=venue_id)["venue_id"])
 
     def book(self, user: str, venue: str, date: str, start: str, end: str, purpose: str = "") -> str:
-        result = self.send(c.BookVenue, actor=user, venue_id=venue, date=date, start=start, end=end, purpose=purpose)
+        result = self.send(
+            c.BookVenue, actor=user, venue_id=venue, date=date, start=start, end=end, purpose=purpose
+        )
         return str(result["booking_id"])
 
     def join(self, user: str, venue: str, date: str, start: str, end: str, **extra: Any) -> str:
-        result = self.send(c.JoinWaitlist, actor=user, venue_id=venue, date=date, start=start, end=end, **extra)
+        result = self.send(
+            c.JoinWaitlist, actor=user, venue_id=venue, date=date, start=start, end=end, **extra
+        )
         return str(result["entry_id"])
 
     def tick(self, **advance: float) -> dict[str, Any]:
@@ -71,7 +75,9 @@ class Driver:
 
     def events(self) -> list[Any]:
         app = self.service.app
-        return [app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(start=1, limit=10**9)]
+        return [
+            app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(start=1, limit=10**9)
+        ]
 
 
 @pytest.fixture

@@ -91,7 +91,7 @@ class BookIT(Application[UUID]):
 
     def outcome_of(self, command_id: UUID | str) -> Outcome | None:
         try:
-            receipt = self.repository.get(CommandReceipt.id_for(command_id))
+            receipt: Aggregate = self.repository.get(CommandReceipt.id_for(command_id))
         except AggregateNotFoundError:
             return None
         assert isinstance(receipt, CommandReceipt)
@@ -203,7 +203,9 @@ class BookIT(Application[UUID]):
         entry_id = derived_id("waitlist-entry", cmd.command_id)
         allowance = self._maybe(WaitlistAllowance, WaitlistAllowance.id_for(user, cmd.date))
         allowance = allowance or WaitlistAllowance.open(user, cmd.date, cause)
-        allowance.count(entry_id, slot_id, self._active_entries(allowance), self.rules.waitlist_limit_per_day, cause)
+        allowance.count(
+            entry_id, slot_id, self._active_entries(allowance), self.rules.waitlist_limit_per_day, cause
+        )
         position = slot.join(entry_id, user, cmd.priority or 0, cause)
         day.note_queue(slot_id, Interval(starts_at, ends_at), cause)
         ticket = WaitlistTicket.issue(entry_id, slot_id, user, cause)
@@ -308,7 +310,7 @@ class BookIT(Application[UUID]):
 
     def _maybe(self, cls: type[A], ident: UUID) -> A | None:
         try:
-            aggregate = self.repository.get(ident)
+            aggregate: Aggregate = self.repository.get(ident)
         except AggregateNotFoundError:
             return None
         if not isinstance(aggregate, cls):
@@ -336,7 +338,9 @@ class BookIT(Application[UUID]):
                 active += 1
         return active
 
-    def _instants(self, venue: Venue, date: str, start: str, end: str, cause: Cause) -> tuple[datetime, datetime]:
+    def _instants(
+        self, venue: Venue, date: str, start: str, end: str, cause: Cause
+    ) -> tuple[datetime, datetime]:
         day = parse_date(date)
         starts_at = to_utc(day, parse_time(start), venue.tz)
         ends_at = to_utc(day, parse_time(end), venue.tz)

@@ -65,8 +65,7 @@ def to_utc(day: date, wall: time, tz_name: str) -> datetime:
     # ... and the two folds differ only when it happens twice (overlap).
     if first.utcoffset() != second.utcoffset():
         raise BadInput(
-            f"{day} {wall:%H:%M} happens twice in {tz_name} (the clocks fall back); "
-            "pick another time",
+            f"{day} {wall:%H:%M} happens twice in {tz_name} (the clocks fall back); pick another time",
             "ambiguous_local_time",
         )
     return first.astimezone(UTC)

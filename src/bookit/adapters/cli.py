@@ -6,13 +6,14 @@ JSON object on stdout, and a refusal is {"error": ..., "code": ...}.
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 import click
 
@@ -90,10 +91,27 @@ pass_ctx = click.make_pass_decorator(Context)
 
 
 @click.group(cls=_Group)
-@click.option("--home", envvar="BOOKIT_HOME", default="./.bookit", show_default=True, help="Where the embedded store, read models and outbox live.")
-@click.option("--store", envvar="BOOKIT_STORE", default="sqlite", show_default=True, help="'sqlite' or postgresql://...")
-@click.option("--bus", "bus_url", envvar="BOOKIT_BUS", default="local", show_default=True, help="'local' or a kombu URL.")
-@click.option("--now", envvar="BOOKIT_NOW", default=None, help="The clock's current instant, ISO 8601 with offset.")
+@click.option(
+    "--home",
+    envvar="BOOKIT_HOME",
+    default="./.bookit",
+    show_default=True,
+    help="Where the embedded store, read models and outbox live.",
+)
+@click.option(
+    "--store", envvar="BOOKIT_STORE", default="sqlite", show_default=True, help="'sqlite' or postgresql://..."
+)
+@click.option(
+    "--bus",
+    "bus_url",
+    envvar="BOOKIT_BUS",
+    default="local",
+    show_default=True,
+    help="'local' or a kombu URL.",
+)
+@click.option(
+    "--now", envvar="BOOKIT_NOW", default=None, help="The clock's current instant, ISO 8601 with offset."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per result.")
 @click.pass_context
 def main(ctx: click.Context, home: str, store: str, bus_url: str, now: str | None, as_json: bool) -> None:
@@ -156,7 +174,9 @@ def admin_add(ctx: Context, email: str) -> None:
 @pass_ctx
 def book(ctx: Context, user: str, venue_id: str, date: str, start: str, end: str, purpose: str) -> None:
     """Book a venue for an interval (times in the venue's own zone)."""
-    result = ctx.send(c.BookVenue, actor=user, venue_id=venue_id, date=date, start=start, end=end, purpose=purpose)
+    result = ctx.send(
+        c.BookVenue, actor=user, venue_id=venue_id, date=date, start=start, end=end, purpose=purpose
+    )
     ctx.emit(result, f"{result['booking_id']}\t{result['status']}")
 
 
@@ -190,9 +210,20 @@ def override(ctx: Context, booking_id: str, user: str) -> None:
 
 
 def _booking_line(row: dict[str, Any]) -> str:
-    flags = ("confirmed" if row["confirmed"] else "unconfirmed", "reminded" if row["reminded"] else "not-reminded")
+    flags = (
+        "confirmed" if row["confirmed"] else "unconfirmed",
+        "reminded" if row["reminded"] else "not-reminded",
+    )
     return "\t".join(
-        [row["booking_id"], row["status"], *flags, row["venue_id"], row["date"], f"{row['start']}-{row['end']}", row["user"]]
+        [
+            row["booking_id"],
+            row["status"],
+            *flags,
+            row["venue_id"],
+            row["date"],
+            f"{row['start']}-{row['end']}",
+            row["user"],
+        ]
     )
 
 
@@ -215,7 +246,7 @@ def show(ctx: Context, booking_id: str) -> None:
     row = queries.booking(ctx.service.engine, booking_id)
     if row is None:
         raise BadInput(f"unknown booking: {booking_id}", "unknown_booking")
-    ctx.emit(row, lambda: [click.echo(f"{k}: {v}") for k, v in row.items()])
+    ctx.emit(row, "\n".join(f"{k}: {v}" for k, v in row.items()))
 
 
 # Waitlist
@@ -236,10 +267,24 @@ def waitlist() -> None:
 @click.option("--for", "for_user", default=None, help="Admins only: put this user in the queue.")
 @pass_ctx
 def waitlist_join(
-    ctx: Context, user: str, venue_id: str, date: str, start: str, end: str, priority: int | None, for_user: str | None
+    ctx: Context,
+    user: str,
+    venue_id: str,
+    date: str,
+    start: str,
+    end: str,
+    priority: int | None,
+    for_user: str | None,
 ) -> None:
     result = ctx.send(
-        c.JoinWaitlist, actor=user, venue_id=venue_id, date=date, start=start, end=end, priority=priority, user=for_user
+        c.JoinWaitlist,
+        actor=user,
+        venue_id=venue_id,
+        date=date,
+        start=start,
+        end=end,
+        priority=priority,
+        user=for_user,
     )
     ctx.emit(result, f"{result['entry_id']}\tposition {result['position']}")
 
@@ -255,7 +300,9 @@ def _entry_command(cls: type[c.Command], verb: str) -> Callable[..., None]:
     return run
 
 
-waitlist.command("claim", help="Claim an open offer: books the slot at once.")(_entry_command(c.ClaimOffer, "claimed"))
+waitlist.command("claim", help="Claim an open offer: books the slot at once.")(
+    _entry_command(c.ClaimOffer, "claimed")
+)
 waitlist.command("leave", help="Leave the queue.")(_entry_command(c.LeaveWaitlist, "left"))
 waitlist.command("decline", help="Pass an open offer on at once.")(_entry_command(c.DeclineOffer, "declined"))
 
@@ -266,8 +313,14 @@ waitlist.command("decline", help="Pass an open offer on at once.")(_entry_comman
 def waitlist_mine(ctx: Context, user: str) -> None:
     """Your active entries, with seconds left to claim when offered."""
     for row in queries.my_waitlist(ctx.service.engine, user, ctx.clock()):
-        left = f"\toffered, {row['seconds_left']}s left" if row["status"] == "offered" else f"\tposition {row['position']}"
-        ctx.emit(row, f"{row['entry_id']}\t{row['venue_id']}\t{row['date']}\t{row['start']}-{row['end']}{left}")
+        left = (
+            f"\toffered, {row['seconds_left']}s left"
+            if row["status"] == "offered"
+            else f"\tposition {row['position']}"
+        )
+        ctx.emit(
+            row, f"{row['entry_id']}\t{row['venue_id']}\t{row['date']}\t{row['start']}-{row['end']}{left}"
+        )
 
 
 # Time, history, read models, mail
@@ -290,7 +343,11 @@ def history(ctx: Context, booking_id: str) -> None:
     if not rows:
         raise BadInput(f"unknown booking: {booking_id}", "unknown_booking")
     for row in rows:
-        ctx.emit(row, f"{row['at']}\t{row['topic']}\tby {row['actor']}\tcommand {row['command_id']}\t{json.dumps(row['data'], sort_keys=True)}")
+        ctx.emit(
+            row,
+            f"{row['at']}\t{row['topic']}\tby {row['actor']}\tcommand {row['command_id']}\t"
+            + json.dumps(row["data"], sort_keys=True),
+        )
 
 
 @main.command()
@@ -303,29 +360,26 @@ def replay(ctx: Context, verify: bool) -> None:
 
     service = ctx.service
     total = service.app.recorder.max_notification_id() or 0
-    with click.progressbar(length=total, label="replaying", file=sys.stderr if sys.stderr.isatty() else _Null()) as bar:
+    with click.progressbar(length=total, label="replaying", file=_progress_stream()) as bar:
         if verify:
             differences = verify_rebuild(service.app, service.engine, bar.update)
         else:
             applied = rebuild(service.app, service.engine, bar.update)
     if verify:
         result = {"verified": not differences, "differences": [vars(d) for d in differences]}
-        ctx.emit(result, "read models match a fresh replay" if not differences else f"MISMATCH: {result['differences']}")
+        ctx.emit(
+            result,
+            "read models match a fresh replay" if not differences else f"MISMATCH: {result['differences']}",
+        )
         if differences:
             sys.exit(1)
     else:
         ctx.emit({"events": applied}, f"replayed {applied} events")
 
 
-class _Null:
-    def write(self, _text: str) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return False
+def _progress_stream() -> TextIO:
+    """Progress goes to a terminal only; piped output stays clean for machines."""
+    return sys.stderr if sys.stderr.isatty() else io.StringIO()
 
 
 @main.command()
@@ -339,7 +393,14 @@ def outbox(ctx: Context, to: str | None) -> None:
 
 
 @main.command()
-@click.option("--every", type=float, default=30.0, envvar="BOOKIT_TICK_SECONDS", show_default=True, help="Seconds between ticks.")
+@click.option(
+    "--every",
+    type=float,
+    default=30.0,
+    envvar="BOOKIT_TICK_SECONDS",
+    show_default=True,
+    help="Seconds between ticks.",
+)
 @click.option("--once", is_flag=True, hidden=True)
 @pass_ctx
 def run(ctx: Context, every: float, once: bool) -> None:
@@ -359,6 +420,6 @@ def demo(ctx: Context, days: int, venues: int, seed: int) -> None:
     from bookit.simulation import Simulation
 
     sim = Simulation(ctx.home, venues=venues, days=days, seed=seed)
-    with click.progressbar(length=sim.total_steps, label="simulating", file=sys.stderr if sys.stderr.isatty() else _Null()) as bar:
+    with click.progressbar(length=sim.total_steps, label="simulating", file=_progress_stream()) as bar:
         summary = sim.run(progress=bar.update)
-    ctx.emit(summary, lambda: [click.echo(f"{k:>22}: {v}") for k, v in summary.items()])
+    ctx.emit(summary, "\n".join(f"{k:>22}: {v}" for k, v in summary.items()))

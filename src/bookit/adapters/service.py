@@ -26,11 +26,16 @@ def run_service(ctx: Any, every: float, once: bool = False) -> None:
 
         run_worker(ctx, every=every, stop=stop, once=once)
         return
-    click.echo(f"BookIT running on {ctx.store} under {service.home}; ticking every {every:g}s (Ctrl-C stops)", err=True)
+    click.echo(
+        f"BookIT running on {ctx.store} under {service.home}; ticking every {every:g}s (Ctrl-C stops)",
+        err=True,
+    )
     while not stop.is_set():
         result = service.bus.handle(c.Tick(now=ctx.clock()))
         if result["handled"] or result["skipped"]:
-            log.info("tick at %s: %s handled, %s skipped", result["now"], result["handled"], result["skipped"])
+            log.info(
+                "tick at %s: %s handled, %s skipped", result["now"], result["handled"], result["skipped"]
+            )
         if once:
             return
         stop.wait(every)

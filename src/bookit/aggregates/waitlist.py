@@ -202,7 +202,9 @@ class WaitlistSlot(DomainAggregate):
             raise Refused("the waitlist for this slot is closed: the slot has started", "queue_closed")
         if any(e.user == user and e.status in ACTIVE for e in self.entries.values()):
             raise Refused("you are already in the waitlist for this slot", "already_waiting")
-        self._record(self.Joined, cause, entry_id=str(entry_id), user=user, priority=priority, seq=self.next_seq)
+        self._record(
+            self.Joined, cause, entry_id=str(entry_id), user=user, priority=priority, seq=self.next_seq
+        )
         position = self.position(str(entry_id))
         assert position is not None
         return position

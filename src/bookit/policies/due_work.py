@@ -24,7 +24,9 @@ def command_for(timer: Any) -> c.Command:
     if timer.kind == timers.AUTO_CANCEL:
         return c.AutoCancel(command_id=command_id, actor=SYSTEM, booking_id=subject)
     if timer.kind == timers.EXPIRE_OFFER:
-        return c.ExpireOffer(command_id=command_id, actor=SYSTEM, slot_id=UUID(timer.slot_id), entry_id=subject)
+        return c.ExpireOffer(
+            command_id=command_id, actor=SYSTEM, slot_id=UUID(timer.slot_id), entry_id=subject
+        )
     if timer.kind == timers.CLOSE_QUEUE:
         return c.CloseWaitlist(command_id=command_id, actor=SYSTEM, slot_id=subject)
     raise ValueError(f"unknown timer kind {timer.kind!r}")

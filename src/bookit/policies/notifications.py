@@ -67,7 +67,7 @@ class Mailer:
 
     def catch_up(self, now: datetime) -> tuple[int, list[c.Command]]:
         """Send what is owed; returns (events passed, follow-up commands to run)."""
-        passed, follow_ups = 0, []
+        passed, follow_ups = 0, list[c.Command]()
         while True:
             with self.engine.connect() as conn:
                 position = position_of(conn, self.name)
@@ -97,7 +97,9 @@ class Mailer:
                 if isinstance(event, Booking.Reminded) and emails:
                     follow_ups.append(
                         c.RecordReminderDelivery(
-                            command_id=derived_id("reminder-delivered", event_id(event.originator_id, event.originator_version)),
+                            command_id=derived_id(
+                                "reminder-delivered", event_id(event.originator_id, event.originator_version)
+                            ),
                             actor=SYSTEM,
                             booking_id=event.originator_id,
                             delivered_at=now,
@@ -156,18 +158,18 @@ class Mailer:
 
     def _booking(self, event: Any) -> Booking:
         # The booking as it was at this event, so the email says what was true then.
-        booking = self.app.repository.get(event.originator_id, version=event.originator_version)
+        booking: Any = self.app.repository.get(event.originator_id, version=event.originator_version)
         assert isinstance(booking, Booking)
         return booking
 
     def _slot(self, event: Any) -> WaitlistSlot:
-        slot = self.app.repository.get(event.originator_id, version=event.originator_version)
+        slot: Any = self.app.repository.get(event.originator_id, version=event.originator_version)
         assert isinstance(slot, WaitlistSlot)
         return slot
 
     def _venue(self, venue_id: str) -> Venue:
         if venue_id not in self._venues:
-            venue = self.app.repository.get(Venue.id_for(venue_id))
+            venue: Any = self.app.repository.get(Venue.id_for(venue_id))
             assert isinstance(venue, Venue)
             self._venues[venue_id] = venue
         return self._venues[venue_id]

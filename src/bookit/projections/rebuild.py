@@ -42,7 +42,9 @@ def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
-def verify(app: Application[Any], live: Engine, progress: Callable[[int], None] | None = None) -> list[Difference]:
+def verify(
+    app: Application[Any], live: Engine, progress: Callable[[int], None] | None = None
+) -> list[Difference]:
     """Rebuild into a scratch database and compare with the live tables, table by table."""
     Projector(app, live).catch_up()
     with tempfile.TemporaryDirectory() as scratch:

@@ -50,7 +50,9 @@ def joined(conn: Connection, e: WaitlistSlot.Joined) -> None:
 
 def _status(conn: Connection, entry_id: str, status: str, **values: Any) -> None:
     conn.execute(
-        update(waitlist_entries).where(waitlist_entries.c.entry_id == entry_id).values(status=status, **values)
+        update(waitlist_entries)
+        .where(waitlist_entries.c.entry_id == entry_id)
+        .values(status=status, **values)
     )
 
 
