@@ -100,6 +100,8 @@ class BookIT(Application[UUID]):
     # Venues and admins
 
     def register_venue(self, cmd: c.RegisterVenue, cause: Cause) -> Outcome:
+        if cause.actor != SYSTEM and not self.is_admin(cause.actor):
+            raise Refused("only an admin may register a venue", "not_admin")
         venue_id = cmd.venue_id or _slug(cmd.name)
         if self._maybe(Venue, Venue.id_for(venue_id)) is not None:
             raise Refused(f"venue {venue_id!r} already exists", "venue_exists")

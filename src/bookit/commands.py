@@ -228,7 +228,11 @@ def parse_command(body: Any) -> Command:
     cls = PUBLIC_COMMANDS.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise BadInput(f"unknown command type: {kind!r}", "unknown_command")
-    return build(cls, **body)
+    command = build(cls, **body)
+    if command.actor == SYSTEM and cls is not Tick:
+        # "system" is the clock's and the local operator's name; nobody may claim it on the bus.
+        raise BadInput("actor must be a person's email address", "invalid_command")
+    return command
 
 
 def build(cls: type[Command], **fields: Any) -> Command:
