@@ -178,7 +178,7 @@ class BookIT(Application[UUID]):
         except Refused as refusal:
             # The timer nominated it, the booking declined (confirmed meanwhile, say): the
             # receipt still records the timer as handled so it is not nominated again.
-            return self._commit(cmd, cause, {"skipped": refusal.message}, booking)
+            return self._settled_without_effect(cmd, cause, refusal, booking)
         freed = self._free_booked_time(booking, cause) if cancelled else []
         return self._commit(cmd, cause, _booking_outcome(booking), booking, *freed)
 
@@ -231,7 +231,7 @@ class BookIT(Application[UUID]):
         try:
             expired = slot.expire(str(cmd.entry_id), cause)
         except Refused as refusal:
-            return self._commit(cmd, cause, {"skipped": refusal.message}, slot)
+            return self._settled_without_effect(cmd, cause, refusal, slot)
         changed = self._pass_offer_on(slot, str(cmd.entry_id), cause) if expired else [slot]
         return self._commit(cmd, cause, {"entry_id": str(cmd.entry_id), "expired": expired}, *changed)
 
@@ -264,7 +264,7 @@ class BookIT(Application[UUID]):
         try:
             remaining = slot.close(cause)
         except Refused as refusal:
-            return self._commit(cmd, cause, {"skipped": refusal.message}, slot)
+            return self._settled_without_effect(cmd, cause, refusal, slot)
         day = self._venue_day(slot.venue_id, slot.date, cause)
         for entry in remaining:
             day.lift_hold(entry.entry_id, cause)
@@ -296,6 +296,13 @@ class BookIT(Application[UUID]):
 
     def _slots_of(self, day: VenueDay, freed: Interval) -> list[WaitlistSlot]:
         return [self._get(WaitlistSlot, UUID(s), "waitlist slot") for s in day.queues_overlapping(freed)]
+
+    def _settled_without_effect(
+        self, cmd: c.Command, cause: Cause, refusal: Refused, *unchanged: Aggregate
+    ) -> Outcome:
+        if refusal.code == "not_due":
+            raise refusal  # too early: no receipt, so the timer stays and a later tick retries
+        return self._commit(cmd, cause, {"skipped": refusal.message}, *unchanged)
 
     # Loading and saving
 

@@ -9,7 +9,7 @@ when the command it nominated has been handled (its receipt), whatever that comm
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -35,8 +35,7 @@ def timer_command_id(timer_key: str, due_at: str) -> UUID:
 
 def _add(conn: Connection, kind: str, subject_id: str, due: datetime, slot_id: str | None = None) -> None:
     key = f"{kind}:{subject_id}"
-    due_at = iso(due)
-    assert due_at is not None
+    due_at = _not_before(due)
     exists = conn.execute(select(due_timers.c.timer_key).where(due_timers.c.timer_key == key)).first()
     if exists:
         return
@@ -50,6 +49,15 @@ def _add(conn: Connection, kind: str, subject_id: str, due: datetime, slot_id: s
             command_id=str(timer_command_id(key, due_at)),
         )
     )
+
+
+def _not_before(due: datetime) -> str:
+    """The due instant rounded *up* to the second the table stores: a timer must never nominate
+    its command before the aggregate agrees it is due, or the refusal would settle the timer."""
+    whole = due.replace(microsecond=0)
+    rounded = iso(whole if whole == due else whole + timedelta(seconds=1))
+    assert rounded is not None
+    return rounded
 
 
 def _drop(conn: Connection, kind: str, subject_id: str) -> None:
