@@ -15,13 +15,14 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from bookit import commands as c
 from bookit.aggregates.admins import AdminRoster
 from bookit.aggregates.base import SYSTEM, Cause, derived_id
 from bookit.aggregates.booking import Booking
 from bookit.aggregates.receipt import CommandReceipt
+from bookit.aggregates.transcodings import register_value_objects
 from bookit.aggregates.venue import Venue
 from bookit.aggregates.venue_day import Interval, VenueDay
 from bookit.aggregates.waitlist import WaitlistAllowance, WaitlistSlot, WaitlistTicket
@@ -70,6 +71,10 @@ class BookIT(Application[UUID]):
             c.ExpireOffer: self.expire_offer,
             c.CloseWaitlist: self.close_waitlist,
         }
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        register_value_objects(transcoder)
 
     # The one entry point
 
@@ -266,9 +271,14 @@ class BookIT(Application[UUID]):
         except Refused as refusal:
             return self._settled_without_effect(cmd, cause, refusal, slot)
         day = self._venue_day(slot.venue_id, slot.date, cause)
+        changed: list[Aggregate] = [slot, day]
         for entry in remaining:
-            day.lift_hold(entry.entry_id, cause)
-        return self._commit(cmd, cause, {"closed": len(remaining)}, slot, day)
+            freed = day.lift_hold(entry.entry_id, cause)
+            if freed is not None:
+                # An overlapping queue whose slot starts later may now be offered this time.
+                others = [s for s in self._slots_of(day, freed) if s.id != slot.id]
+                changed += offer_freed_time(day, freed, others, self.rules, cause)
+        return self._commit(cmd, cause, {"closed": len(remaining)}, *changed)
 
     def waitlist_slot(self, slot_id: UUID) -> WaitlistSlot:
         return self._get(WaitlistSlot, slot_id, "waitlist slot")
@@ -330,7 +340,10 @@ class BookIT(Application[UUID]):
         return self._get(Booking, booking_id, "booking")
 
     def _venue(self, venue_id: str) -> Venue:
-        return self._get(Venue, Venue.id_for(venue_id), "venue")
+        venue = self._maybe(Venue, Venue.id_for(venue_id))
+        if venue is None:
+            raise NotFound("venue", venue_id)
+        return venue
 
     def _venue_day(self, venue_id: str, date: str, cause: Cause) -> VenueDay:
         return self._maybe(VenueDay, VenueDay.id_for(venue_id, date)) or VenueDay.open(venue_id, date, cause)

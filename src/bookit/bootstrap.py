@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +26,8 @@ from bookit.policies.notifications import Mailer
 from bookit.projections.database import make_engine
 from bookit.projections.projector import Projector
 
+SCHEMA_LOCK_KEY = 0x426F6F6B4954  # "BookIT": any fixed key shared by every BookIT process
+
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
@@ -37,6 +41,7 @@ class Service:
     mailer: Mailer
     bus: MessageBus
     home: Path
+    links: LinkSigner
 
     def close(self) -> None:
         self.engine.dispose()
@@ -66,6 +71,21 @@ def store_env(home: Path, store: str) -> tuple[dict[str, str], str]:
     return env, "postgresql+psycopg://" + store.split("://", 1)[1]
 
 
+@contextmanager
+def _schema_turn(store: str) -> Iterator[None]:
+    """Processes starting at once on one PostgreSQL take turns creating tables and functions:
+    eventsourcing's CREATE OR REPLACE statements fail with "tuple concurrently updated" when
+    two sessions run them together, which killed a worker at start."""
+    if store == "sqlite":
+        yield
+        return
+    import psycopg
+
+    with psycopg.connect(store, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+        yield  # the lock ends with the session
+
+
 def link_secret(home: Path) -> bytes:
     configured = os.environ.get("BOOKIT_SECRET")
     if configured:
@@ -93,8 +113,9 @@ def bootstrap(
     home.mkdir(parents=True, exist_ok=True)
     rules = rules or Rules.from_env()
     env, read_url = store_env(home, store)
-    app = BookIT(env=env, rules=rules)
-    engine = make_engine(read_url)
+    with _schema_turn(store):
+        app = BookIT(env=env, rules=rules)
+        engine = make_engine(read_url)
     projector = Projector(app, engine)
     links = LinkSigner(link_secret(home), os.environ.get("BOOKIT_LINK_BASE", "http://127.0.0.1:8080"))
     mailer = Mailer(
@@ -105,4 +126,4 @@ def bootstrap(
         offer_minutes=int(rules.offer_window.total_seconds() // 60),
     )
     bus = MessageBus(app, projector, mailer, clock)
-    return Service(app, engine, projector, mailer, bus, home)
+    return Service(app, engine, projector, mailer, bus, home, links)

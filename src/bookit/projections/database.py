@@ -9,9 +9,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, insert, select, update
 
 from bookit.projections.tables import metadata, positions
+
+# Built once: these run several times per command, and building a statement costs more than
+# running it.
+# FOR UPDATE: on PostgreSQL a second worker waits for the first one's batch instead of applying
+# the same events again and failing on their primary keys (SQLite serialises writers anyway).
+_POSITION = (
+    select(positions.c.position).where(positions.c.name == bindparam("follower")).with_for_update()
+)
+_START = insert(positions)
+_ADVANCE = (
+    update(positions)
+    .where(positions.c.name == bindparam("follower"), positions.c.position == bindparam("old"))
+    .values(position=bindparam("new"))
+)
 
 
 def make_engine(url: str) -> Engine:
@@ -33,16 +47,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def position_of(conn: Connection, name: str) -> int:
-    row = conn.execute(select(positions.c.position).where(positions.c.name == name)).first()
+    row = conn.execute(_POSITION, {"follower": name}).first()
     if row is None:
-        conn.execute(insert(positions).values(name=name, position=0))
+        conn.execute(_START, {"name": name, "position": 0})
         return 0
     return int(row[0])
 
 
 def advance(conn: Connection, name: str, old: int, new: int) -> bool:
     """Move the position from old to new; False if another follower moved it first."""
-    result = conn.execute(
-        update(positions).where(positions.c.name == name, positions.c.position == old).values(position=new)
-    )
-    return result.rowcount == 1
+    return conn.execute(_ADVANCE, {"follower": name, "old": old, "new": new}).rowcount == 1

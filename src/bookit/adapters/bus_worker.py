@@ -1,0 +1,224 @@
+"""`bookit run --bus URL`: consume commands from the broker, tick on a timer, relay events out.
+
+Delivery: the broker delivers at least once; the worker acknowledges a message only after the
+command's events are stored (or its refusal is recorded) and the reply is sent, so a worker that
+dies mid-command leaves the message to be delivered again. A redelivered command_id has one
+effect and is answered with the first outcome: a handled command by its receipt in the event
+store, a refused one by its row in the `refusals` table. Several workers may share one queue.
+
+A message that cannot be a command (not UTF-8, not JSON, unknown type, bad fields) is refused
+like any other: recorded, answered when it has `reply_to`, acknowledged, and the worker goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import click
+from kombu import Connection, Consumer, Message, Producer
+from sqlalchemy import Engine, insert, select
+
+from bookit import commands as c
+from bookit.adapters.bus_topology import Topology, safe_url
+from bookit.adapters.event_relay import EventRelay, broker_connection
+from bookit.bootstrap import Service
+from bookit.errors import BadInput, BookitError
+from bookit.projections.tables import iso, refusals
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_RECORDED = 10_000
+RETRY_PAUSE = 1.0
+
+
+def error_reply(error: BookitError) -> dict[str, Any]:
+    """The contract's error reply, plus `kind` so a client knows which exit code it means."""
+    kind = "bad_input" if isinstance(error, BadInput) else "refused"
+    return {"ok": False, "error": error.message, "code": error.code, "kind": kind}
+
+
+class CommandWorker:
+    """Turns one broker message into one reply, with the bookkeeping that makes redelivery safe."""
+
+    def __init__(self, service: Service, clock: Callable[[], datetime]) -> None:
+        self.service = service
+        self.clock = clock
+
+    def outcome(self, raw: bytes | str) -> dict[str, Any]:
+        try:
+            body = decode(raw)
+        except BadInput as error:
+            return self._refuse(error, None, raw)
+        try:
+            command = c.parse_command(body)
+        except BadInput as error:
+            return self._refuse(error, command_id_in(body), raw)
+        earlier = refusal_of(self.service.engine, str(command.command_id))
+        if earlier is not None:
+            return earlier
+        try:
+            result = self.service.bus.handle(command)
+        except BookitError as error:
+            return self._refuse(error, str(command.command_id), raw)
+        return {"ok": True, "result": result}
+
+    def _refuse(self, error: BookitError, command_id: str | None, raw: bytes | str) -> dict[str, Any]:
+        reply = error_reply(error)
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        with self.service.engine.begin() as db:
+            db.execute(
+                insert(refusals).values(
+                    command_id=command_id,
+                    received_at=iso(self.clock()),
+                    # kind:code, so that a redelivery is answered with the same kind (exit code)
+                    code=f"{reply['kind']}:{error.code}"[:64],
+                    error=error.message,
+                    body=text[:MAX_BODY_RECORDED],
+                )
+            )
+        log.info("refused %s: %s (%s)", command_id or "a message", error.message, error.code)
+        return reply
+
+
+def decode(raw: bytes | str) -> Any:
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as error:
+        raise BadInput(f"message body is not UTF-8: {error.reason}", "malformed_command") from None
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise BadInput(f"message body is not JSON: {error}", "malformed_command") from None
+
+
+def command_id_in(body: Any) -> str | None:
+    """The command_id of a message that failed to parse, canonical when it is a UUID."""
+    raw = body.get("command_id") if isinstance(body, dict) else None
+    if not isinstance(raw, str):
+        return None
+    try:
+        return str(UUID(raw))
+    except ValueError:
+        return raw[:64]
+
+
+def refusal_of(engine: Engine, command_id: str) -> dict[str, Any] | None:
+    """The first refusal recorded for this command_id, as the reply it was given."""
+    query = (
+        select(refusals.c.code, refusals.c.error)
+        .where(refusals.c.command_id == command_id)
+        .order_by(refusals.c.id)
+        .limit(1)
+    )
+    with engine.connect() as db:
+        row = db.execute(query).first()
+    if row is None:
+        return None
+    kind, _, code = str(row.code).partition(":")
+    return {"ok": False, "error": row.error, "code": code, "kind": kind}
+
+
+def run_worker(ctx: Any, every: float, stop: threading.Event, once: bool) -> None:
+    """Consume until `stop` is set; with `once`, tick, drain what is queued, then return."""
+    topology = Topology.from_env()
+    service: Service = ctx.service
+    worker = CommandWorker(service, ctx.clock)
+    click.echo(
+        f"BookIT worker on {ctx.store}: commands from {topology.queue} at {safe_url(ctx.bus_url)}, "
+        f"events to {topology.events}, ticking every {every:g}s",
+        err=True,
+    )
+    lost = (OSError, *Connection(ctx.bus_url).connection_errors)
+    while not stop.is_set():
+        try:
+            _consume(ctx, worker, topology, every, stop, once)
+            return
+        except lost as error:
+            log.warning("lost the broker at %s (%s); reconnecting", safe_url(ctx.bus_url), error)
+            stop.wait(RETRY_PAUSE)
+
+
+def _consume(
+    ctx: Any, worker: CommandWorker, topology: Topology, every: float, stop: threading.Event, once: bool
+) -> None:
+    service: Service = worker.service
+    with Connection(ctx.bus_url) as conn, broker_connection(ctx.bus_url) as out:
+        relay = EventRelay(service.app, service.engine, out, topology)
+        replies = Producer(out.default_channel)
+
+        def on_message(message: Message) -> None:
+            reply = _handle(worker, message)
+            if reply is None:
+                return
+            reply_to = message.properties.get("reply_to")
+            if reply_to:
+                replies.publish(
+                    json.dumps(reply, sort_keys=True, default=str),
+                    exchange="",
+                    routing_key=reply_to,
+                    correlation_id=message.properties.get("correlation_id"),
+                    content_type="application/json",
+                    content_encoding="utf-8",
+                    retry=True,
+                )
+            message.ack()
+            _relay(relay)
+
+        channel = conn.channel()
+        consumer = Consumer(channel, queues=[topology.command_queue], on_message=on_message)
+        consumer.qos(prefetch_count=1)
+        with consumer:
+            _relay(relay)
+            next_tick = 0.0
+            idle = 0
+            while not stop.is_set():
+                if time.monotonic() >= next_tick:
+                    _tick(worker)
+                    _relay(relay)
+                    next_tick = time.monotonic() + every
+                try:
+                    conn.drain_events(timeout=min(max(next_tick - time.monotonic(), 0.05), 0.5))
+                    idle = 0
+                except TimeoutError:
+                    idle += 1
+                    if once and idle >= 2:
+                        return
+                    conn.heartbeat_check()
+
+
+def _handle(worker: CommandWorker, message: Message) -> dict[str, Any] | None:
+    """The reply for a message, or None when it was put back for a later try."""
+    try:
+        return worker.outcome(message.body)
+    except Exception:
+        # Not a refusal: the store or read-model database failed. Put the message back (it
+        # has one effect whenever it succeeds) and pause, rather than lose or refuse it.
+        log.exception("command failed; requeued for another try")
+        message.requeue()
+        time.sleep(RETRY_PAUSE)
+        return None
+
+
+def _tick(worker: CommandWorker) -> None:
+    try:
+        result = worker.service.bus.handle(c.Tick(now=worker.clock()))
+    except Exception:
+        log.exception("tick failed; the next one catches up")
+        return
+    if result["handled"] or result["skipped"]:
+        log.info("tick at %s: %s handled, %s skipped", result["now"], result["handled"], result["skipped"])
+
+
+def _relay(relay: EventRelay) -> None:
+    try:
+        relay.pump()
+    except Exception:
+        # The position did not move: the same events go out on the next pump.
+        log.exception("relaying events failed; will retry")

@@ -1,0 +1,45 @@
+"""How the value objects held in aggregate state are written into snapshots.
+
+Events carry only plain values, but a snapshot is the whole state of a long-lived aggregate (a
+busy venue-day, a long queue), which holds small frozen dataclasses and sets. Each is registered
+once with the store's JSON transcoder under a stable name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+from eventsourcing.persistence import JSONTranscoder, Transcoding
+
+from bookit.aggregates.venue_day import Hold, Interval, Taken
+from bookit.aggregates.waitlist import Entry
+
+
+class DataclassAsDict(Transcoding):
+    def __init__(self, cls: type, name: str) -> None:
+        self.type = cls
+        self.name = name
+
+    def encode(self, obj: Any) -> dict[str, Any]:
+        return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+    def decode(self, data: Any) -> Any:
+        return self.type(**data)
+
+
+class SetAsSortedList(Transcoding):
+    type = set
+    name = "set"
+
+    def encode(self, obj: set[Any]) -> list[Any]:
+        return sorted(obj)
+
+    def decode(self, data: Any) -> set[Any]:
+        return set(data)
+
+
+def register_value_objects(transcoder: JSONTranscoder) -> None:
+    transcoder.register(SetAsSortedList())
+    for cls, name in ((Interval, "interval"), (Taken, "taken"), (Hold, "hold"), (Entry, "waitlist_entry")):
+        transcoder.register(DataclassAsDict(cls, name))
