@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench bench-full demo clean
+.PHONY: run test lint typecheck unit bench bench-full demo clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,7 +28,14 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
-test: $(STAMP) lint typecheck
+# The link pages are tested in a real headless browser: Debian's chromium (never a download).
+browser:
+	@test -x /usr/bin/chromium || (command -v apt-get >/dev/null && \
+	  (apt-get install -y -q chromium fonts-dejavu-core >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null && apt-get install -y -q chromium fonts-dejavu-core >/dev/null))) || \
+	  echo "warning: /usr/bin/chromium missing; the browser tests will fail" >&2
+
+test: $(STAMP) lint typecheck browser
 	$(BIN)/pytest
 
 bench: $(STAMP)

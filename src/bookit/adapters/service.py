@@ -1,41 +1,77 @@
-"""`bookit run`: the long-running service. Ticks on a timer (the embedded default); with a broker
-URL it also consumes commands from the bus."""
+"""`bookit run`: the long-running service. It ticks on a timer, serves the pages behind the links
+in emails, and with a broker URL it also consumes commands from the bus."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
+from datetime import datetime
 from typing import Any
 
 import click
 
 from bookit import commands as c
+from bookit.application import Outcome
+from bookit.messagebus import MessageBus
 
 log = logging.getLogger(__name__)
 
 
+class SerialisedBus:
+    """The link pages and the worker share one process: their commands run one at a time, so two
+    threads never settle the same event (and send its email) at once."""
+
+    def __init__(self, bus: MessageBus) -> None:
+        self._bus = bus
+        self._lock = threading.RLock()
+
+    def handle(self, command: c.Command) -> Outcome:
+        with self._lock:
+            return self._bus.handle(command)
+
+    def settle(self, now: datetime) -> None:
+        with self._lock:
+            self._bus.settle(now)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._bus, name)
+
+
 def run_service(ctx: Any, every: float, once: bool = False) -> None:
+    from bookit.adapters.web import http_address, serve_links
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     service = ctx.service
-    if ctx.bus_url != "local":
-        from bookit.adapters.bus_worker import run_worker
-
-        run_worker(ctx, every=every, stop=stop, once=once)
-        return
+    service.bus = SerialisedBus(service.bus)
+    host, port = http_address()
+    pages = threading.Thread(target=serve_links, args=(service, host, port, stop), name="links", daemon=True)
+    if not once:
+        pages.start()
     click.echo(
-        f"BookIT running on {ctx.store} under {service.home}; ticking every {every:g}s (Ctrl-C stops)",
+        f"BookIT on {ctx.store} under {service.home}: ticking every {every:g}s, "
+        f"link pages on http://{host}:{port}/ (Ctrl-C stops)",
         err=True,
     )
-    while not stop.is_set():
-        result = service.bus.handle(c.Tick(now=ctx.clock()))
-        if result["handled"] or result["skipped"]:
-            log.info(
-                "tick at %s: %s handled, %s skipped", result["now"], result["handled"], result["skipped"]
-            )
-        if once:
+    try:
+        if ctx.bus_url != "local":
+            from bookit.adapters.bus_worker import run_worker
+
+            run_worker(ctx, every=every, stop=stop, once=once)
             return
-        stop.wait(every)
+        while not stop.is_set():
+            result = service.bus.handle(c.Tick(now=ctx.clock()))
+            if result["handled"] or result["skipped"]:
+                log.info(
+                    "tick at %s: %s handled, %s skipped", result["now"], result["handled"], result["skipped"]
+                )
+            if once:
+                return
+            stop.wait(every)
+    finally:
+        stop.set()
+        if pages.is_alive():
+            pages.join(timeout=10)

@@ -1,0 +1,344 @@
+"""The email links' web pages: `GET /l/<token>` says what the button will do, `POST` does it.
+
+The signed token is the capability: no login, no cookie, so nothing for a cross-site form to
+ride on. GET only reads (mail scanners and link previews follow links); POST turns the link into
+exactly the command the CLI sends, with the token's user as actor, through the same bus, so every
+rule, refusal and event is the same. Its command_id is derived from the link, so a double click
+or a replayed POST has one effect and gets the first outcome back.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import jinja2
+import uvicorn
+from eventsourcing.application import AggregateNotFoundError
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bookit import commands as c
+from bookit.aggregates.base import SYSTEM, derived_id
+from bookit.aggregates.booking import Booking
+from bookit.aggregates.venue import Venue
+from bookit.aggregates.waitlist import WaitlistTicket
+from bookit.bootstrap import Service
+from bookit.errors import BadInput, BookitError, NotFound, Refused
+from bookit.links import Link, LinkSigner
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_COMMANDS: dict[str, tuple[type[c.Command], str]] = {
+    "confirm": (c.ConfirmBooking, "booking_id"),
+    "cancel": (c.CancelBooking, "booking_id"),
+    "claim": (c.ClaimOffer, "entry_id"),
+    "decline": (c.DeclineOffer, "entry_id"),
+}
+_STATUS_WORDS = {
+    "booked": "Booked, waiting for your confirmation",
+    "confirmed": "Confirmed",
+    "cancelled": "Cancelled",
+    "auto_cancelled": "Cancelled automatically (it was not confirmed in time)",
+    "waiting": "Waiting in the queue",
+    "offered": "Offered to you",
+    "claimed": "Claimed",
+    "declined": "Declined",
+    "expired": "The offer expired",
+    "left": "You left the waitlist",
+    "closed": "Closed: the slot has started",
+}
+_templates = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "web_templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a link is about, as a person reads it (venue-local date and times)."""
+
+    owner: str
+    venue: str
+    tz: str
+    date: str
+    start: str
+    end: str
+    status: str
+    deadline: datetime | None = None
+
+    @property
+    def day(self) -> str:
+        day = datetime.strptime(self.date, "%Y-%m-%d")
+        return f"{day:%A} {day.day} {day:%B}"
+
+    def local(self, instant: datetime) -> str:
+        local = instant.astimezone(ZoneInfo(self.tz))
+        return f"{local:%H:%M}" if local.second == 0 else f"{local:%H:%M:%S}"
+
+
+def http_address(env: dict[str, str] | None = None) -> tuple[str, int]:
+    """Where `bookit run` serves the links: BOOKIT_HTTP_HOST / BOOKIT_HTTP_PORT."""
+    env = dict(os.environ if env is None else env)
+    return env.get("BOOKIT_HTTP_HOST", "127.0.0.1"), int(env.get("BOOKIT_HTTP_PORT", "8080"))
+
+
+def link_command_id(signer: LinkSigner, link: Link) -> UUID:
+    # From the re-signed (canonical) token: base64 tolerates variant spellings of the same bytes.
+    return derived_id("link", signer.token(link))
+
+
+def make_web_app(
+    service: Service, clock: Callable[[], datetime], lock: threading.Lock | None = None
+) -> ASGIApp:
+    """The links app. `lock`, if given, serialises commands with other users of the same bus."""
+    pages = _Pages(service, clock, lock or threading.Lock())
+    routes = [Route("/l/{token}", pages.endpoint, methods=["GET", "POST"])]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(_PrivateHeaders)],
+        exception_handlers={404: pages.not_found, 405: pages.not_found},
+    )
+
+
+def serve_links(
+    service: Service, host: str, port: int, stop: threading.Event, lock: threading.Lock | None = None
+) -> None:
+    """Serve the links in this thread until `stop` is set. A port in use raises OSError here."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    app = make_web_app(service, service.bus.clock, lock)
+    # No access log: the URLs are capabilities and must not end up in log files.
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", server_header=False)
+    server = uvicorn.Server(config)
+
+    def stop_when_asked() -> None:
+        stop.wait()
+        server.should_exit = True
+
+    threading.Thread(target=stop_when_asked, name="links-stop", daemon=True).start()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+class _Pages:
+    def __init__(self, service: Service, clock: Callable[[], datetime], lock: threading.Lock) -> None:
+        self.service = service
+        self.signer = service.links
+        self.clock = clock
+        self.lock = lock
+
+    async def endpoint(self, request: Request) -> Response:
+        token = request.path_params["token"]
+        if request.method == "POST":
+            return await run_in_threadpool(self.act, token, request.url.path)
+        return await run_in_threadpool(self.show, token, request.url.path)
+
+    async def not_found(self, request: Request, exc: Exception) -> Response:
+        return _render("result.html.j2", 404, tone="error", heading="Page not found", lines=[_NO_PAGE])
+
+    def show(self, token: str, path: str) -> Response:
+        try:
+            link = self.signer.read(token, self.clock())
+            subject = self.subject(link)
+        except BookitError as error:
+            return self.refused(token, error)
+        if subject.owner != link.user:
+            return self.refused(token, Refused("not the owner", "not_owner"))
+        earlier = self.service.app.outcome_of(link_command_id(self.signer, link))
+        if earlier is not None:
+            heading, lines = _done(link, subject, earlier)
+            lines.append("You already used this link; it will not do it again.")
+            return _render("result.html.j2", 200, tone="ok", heading=heading, lines=lines, subject=subject)
+        seconds_left = None
+        if subject.deadline is not None:
+            seconds_left = max(0, int((subject.deadline - self.clock()).total_seconds()))
+        # Only hides a button that could not work; the POST still asks the domain either way.
+        can_act = subject.status in (("offered",) if seconds_left is not None else ("booked", "confirmed"))
+        return _render(
+            "action.html.j2",
+            200,
+            action=link.action,
+            subject=subject,
+            path=path,
+            seconds_left=seconds_left,
+            can_act=can_act,
+        )
+
+    def act(self, token: str, path: str) -> Response:
+        try:
+            link = self.signer.read(token, self.clock())
+            if link.user == SYSTEM:
+                raise BadInput("this link is not valid", "bad_link")
+            cls, field = _COMMANDS[link.action]
+            command = c.build(
+                cls,
+                command_id=link_command_id(self.signer, link),
+                actor=link.user,
+                **{field: link.subject_id},
+            )
+            with self.lock:
+                outcome = self.service.bus.handle(command)
+            subject = self.subject(link)
+        except BookitError as error:
+            return self.refused(token, error)
+        heading, lines = _done(link, subject, outcome)
+        return _render("result.html.j2", 200, tone="ok", heading=heading, lines=lines, subject=subject)
+
+    def subject(self, link: Link) -> Subject:
+        app = self.service.app
+        try:
+            ident = UUID(link.subject_id)
+        except ValueError:
+            raise BadInput("this link is not valid", "bad_link") from None
+        if link.action in ("confirm", "cancel"):
+            booking: Booking = app.booking(ident)
+            venue = self._venue(booking.venue_id)
+            return Subject(
+                booking.user, venue.name, venue.tz, booking.date, booking.start, booking.end, booking.status
+            )
+        try:
+            ticket: Any = app.repository.get(ident)
+        except AggregateNotFoundError:
+            raise NotFound("waitlist entry", ident) from None
+        if not isinstance(ticket, WaitlistTicket):
+            raise NotFound("waitlist entry", ident)
+        slot = app.waitlist_slot(UUID(ticket.slot_id))
+        entry = slot.entry(link.subject_id)
+        venue = self._venue(slot.venue_id)
+        return Subject(
+            entry.user, venue.name, venue.tz, slot.date, slot.start, slot.end, entry.status, entry.deadline
+        )
+
+    def _venue(self, venue_id: str) -> Venue:
+        venue: Any = self.service.app.repository.get(Venue.id_for(venue_id))
+        assert isinstance(venue, Venue)
+        return venue
+
+    def refused(self, token: str, error: BookitError) -> Response:
+        """A refusal in a person's words; the details come along only for a genuine link."""
+        link, subject = self._genuine(token)
+        status, heading, sentence = _explain(error, link, subject)
+        tone = "error" if isinstance(error, BadInput) else "sorry"
+        return _render("result.html.j2", status, tone=tone, heading=heading, lines=[sentence])
+
+    def _genuine(self, token: str) -> tuple[Link | None, Subject | None]:
+        try:
+            link = self.signer.read(token, _EPOCH)  # signature checked, expiry not
+            return link, self.subject(link)
+        except BookitError:
+            return None, None
+
+
+def _done(link: Link, subject: Subject, outcome: dict[str, Any]) -> tuple[str, list[str]]:
+    when = f"{subject.day} at {subject.start}"
+    if link.action == "confirm":
+        return "Confirmed", [f"Confirmed — see you on {when}."]
+    if link.action == "cancel":
+        return "Cancelled", [f"Cancelled. Your booking at {subject.venue} on {when} is cancelled."]
+    if link.action == "claim":
+        span = f"{subject.day}, {subject.start}–{subject.end}"
+        return "It's yours", [f"It's yours — booked {subject.venue} on {span}."]
+    return "Offer declined", ["Declined. The slot goes to the next person in the queue, if there is one."]
+
+
+def _explain(error: BookitError, link: Link | None, subject: Subject | None) -> tuple[int, str, str]:
+    """(HTTP status, heading, sentence) for a refusal; unknown codes show the rule's message."""
+    code = error.code
+    is_offer = link is not None and link.action in ("claim", "decline")
+    if code in ("link_expired", "offer_expired") and link is not None and subject is not None:
+        if is_offer:
+            return 410, "Offer expired", f"Sorry, this offer expired at {subject.local(link.expires_at)}."
+        when = f"{subject.day} at {subject.start}"
+        return 410, "Link expired", f"This link stopped working when the booking started ({when})."
+    known = {
+        "link_expired": (410, "Link expired", "Sorry, this link has expired."),
+        "offer_expired": (410, "Offer expired", "Sorry, this offer has expired."),
+        "bad_link": (400, "This link does not work", _BAD_LINK),
+        "not_owner": (403, "Not your link", "Only the person this was sent to can use it."),
+        "already_cancelled": (409, "Already cancelled", "This booking was already cancelled."),
+        "booking_started": (409, "Too late", "This booking has already started, so it can't be changed."),
+        "no_offer": (409, "No open offer", _no_offer(subject)),
+        "slot_taken": (409, "Slot taken", "Sorry, someone else has booked this time."),
+        "queue_closed": (409, "Waitlist closed", "The slot has started, so its waitlist is closed."),
+        "contention": (503, "Busy", "BookIT is very busy right now. Please try again in a moment."),
+    }
+    if code in known:
+        return known[code]
+    if isinstance(error, NotFound):
+        return 404, "Not found", "We could not find what this link is about. It may have been removed."
+    if isinstance(error, BadInput):
+        return 400, "This link does not work", error.message
+    return 409, "Not done", f"That could not be done: {error.message}."
+
+
+def _no_offer(subject: Subject | None) -> str:
+    why = {
+        "claimed": "you have already claimed it",
+        "declined": "you declined it",
+        "expired": "it expired and passed to the next person",
+        "left": "you left the waitlist",
+        "closed": "the slot has started",
+        "waiting": "the slot has not come free for you yet",
+    }.get(subject.status if subject else "", "")
+    return f"This offer is no longer open: {why}." if why else "This offer is no longer open."
+
+
+_BAD_LINK = (
+    "This link is not valid: it may have been altered or cut short. Open it again from your email, "
+    "or copy the whole address."
+)
+_NO_PAGE = "There is nothing here. The buttons in BookIT's emails lead to the right page."
+
+
+def _render(template: str, status: int, **context: Any) -> HTMLResponse:
+    nonce = secrets.token_urlsafe(16)
+    context.setdefault("subject", None)
+    html = _templates.get_template(template).render(nonce=nonce, status_words=_STATUS_WORDS, **context)
+    csp = (
+        f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; "
+        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+    return HTMLResponse(html, status_code=status, headers={"Content-Security-Policy": csp})
+
+
+class _PrivateHeaders:
+    """Every response: never cached, never indexed, never leaks the token in a Referer."""
+
+    HEADERS = [
+        (b"cache-control", b"no-store"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"x-robots-tag", b"noindex, nofollow"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+    ]
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {name for name, _ in self.HEADERS}
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+                message["headers"] = kept + self.HEADERS
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
