@@ -1,0 +1,342 @@
+"""The promises of DESIGN.md, checked against the event store after the fact.
+
+`check_invariants` reads every stored event from the start and reports each broken promise it
+can see: double bookings, unfair or overlapping offers, late claims, unfair auto-cancellations,
+duplicate or missing emails, and read models that differ from a fresh replay. `InvariantChecker`
+can also be fed one event at a time, as the property tests do after every step.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.parser import BytesParser
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from bookit.aggregates.booking import Booking
+from bookit.aggregates.venue_day import VenueDay
+from bookit.aggregates.waitlist import WaitlistSlot
+from bookit.bootstrap import Service
+from bookit.config import Rules
+from bookit.projections.rebuild import verify
+from bookit.projections.tables import emails_sent
+
+
+def check_invariants(service: Service) -> list[str]:
+    """Every rule of DESIGN.md the stored history breaks, in words; empty when all hold."""
+    checker = InvariantChecker(service.app.rules)
+    for notification in notifications(service.app):
+        checker.feed(service.app.mapper.to_domain_event(notification))
+    problems = checker.report()
+    problems += _email_problems(service)
+    problems += [
+        f"read model {d.table} differs from a fresh replay "
+        f"({d.live_only} rows only live, {d.rebuilt_only} only rebuilt)"
+        for d in verify(service.app, service.engine)
+    ]
+    return problems
+
+
+@dataclass
+class _Booking:
+    venue_id: str
+    starts_at: datetime
+    ends_at: datetime
+    cancel_due: datetime | None
+    confirmed_or_waived: bool
+    reminders: int = 0
+    delivered_at: datetime | None = None
+
+
+@dataclass
+class _Day:
+    taken: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
+    holds: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
+
+    def is_free(self, starts_at: datetime, ends_at: datetime) -> bool:
+        spans = [*self.taken.values(), *self.holds.values()]
+        return not any(_overlap(span, (starts_at, ends_at)) for span in spans)
+
+
+@dataclass
+class _Queue:
+    day_id: str
+    starts_at: datetime
+    ends_at: datetime
+    waiting: dict[str, tuple[int, int]] = field(default_factory=dict)  # entry -> (priority, seq)
+    deadlines: dict[str, datetime] = field(default_factory=dict)  # every entry ever offered
+    open_offer: str | None = None
+    closed: bool = False
+
+
+class InvariantChecker:
+    """Replays stored events one by one into a small model of its own and notes every breach.
+
+    `feed` events in store order, then `report`. Rules about single events are checked as each
+    arrives; "nobody waits for a free slot" is checked once each command's events are all in,
+    since one command's save may pass through states that its last event puts right.
+    """
+
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
+        self.violations: list[str] = []
+        self.bookings: dict[str, _Booking] = {}
+        self.live: dict[str, set[str]] = defaultdict(set)  # venue -> live booking ids
+        self.days: dict[str, _Day] = defaultdict(_Day)
+        self.queues: dict[str, _Queue] = {}
+        self.queues_of_day: dict[str, list[str]] = defaultdict(list)
+        self._command: str | None = None
+        self._now = datetime.min.replace(tzinfo=UTC)
+        self._touched: set[str] = set()  # venue-days changed by the current command
+        self._stuck: set[str] = set()  # queues already reported as waiting for a free slot
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            Booking.Booked: self._booked,
+            Booking.Reminded: self._reminded,
+            Booking.ReminderDelivered: self._delivered,
+            Booking.Confirmed: self._confirmed,
+            Booking.AutoCancelWaived: self._confirmed,
+            Booking.Cancelled: self._ended,
+            Booking.AutoCancelled: self._auto_cancelled,
+            VenueDay.IntervalTaken: self._taken,
+            VenueDay.IntervalReleased: self._released,
+            VenueDay.IntervalHeld: self._held,
+            VenueDay.HoldLifted: self._lifted,
+            WaitlistSlot.Opened: self._queue_opened,
+            WaitlistSlot.Joined: self._joined,
+            WaitlistSlot.Left: self._left,
+            WaitlistSlot.Notified: self._notified,
+            WaitlistSlot.Claimed: self._claimed,
+            WaitlistSlot.Declined: self._offer_ended,
+            WaitlistSlot.Expired: self._expired,
+            WaitlistSlot.Closed: self._closed,
+        }
+
+    def feed(self, event: Any) -> None:
+        if event.command_id != self._command:
+            self._command_done()
+            self._command = event.command_id
+        self._now = event.timestamp
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(event)
+
+    def report(self) -> list[str]:
+        """Every breach so far; may be called again after feeding more events."""
+        self._command_done()
+        return list(self.violations)
+
+    def _breach(self, event: Any, what: str) -> None:
+        self.violations.append(f"{event.timestamp:%Y-%m-%d %H:%M:%S} {type(event).__qualname__}: {what}")
+
+    # Bookings: never two live ones overlapping; auto-cancel only after a fair reminder
+
+    def _booked(self, e: Booking.Booked) -> None:
+        booking_id = str(e.originator_id)
+        for other in self.live[e.venue_id]:
+            theirs = self.bookings[other]
+            if _overlap((e.starts_at, e.ends_at), (theirs.starts_at, theirs.ends_at)):
+                self._breach(e, f"booking {booking_id} overlaps live booking {other} of {e.venue_id}")
+        self.live[e.venue_id].add(booking_id)
+        self.bookings[booking_id] = _Booking(e.venue_id, e.starts_at, e.ends_at, e.cancel_due, e.confirmed)
+
+    def _reminded(self, e: Booking.Reminded) -> None:
+        booking = self.bookings[str(e.originator_id)]
+        booking.reminders += 1
+        if booking.reminders > 1:
+            self._breach(e, f"booking {e.originator_id} reminded {booking.reminders} times")
+
+    def _delivered(self, e: Booking.ReminderDelivered) -> None:
+        self.bookings[str(e.originator_id)].delivered_at = e.delivered_at
+
+    def _confirmed(self, e: Any) -> None:
+        self.bookings[str(e.originator_id)].confirmed_or_waived = True
+
+    def _ended(self, e: Any) -> None:
+        booking = self.bookings[str(e.originator_id)]
+        self.live[booking.venue_id].discard(str(e.originator_id))
+
+    def _auto_cancelled(self, e: Booking.AutoCancelled) -> None:
+        self._ended(e)
+        booking = self.bookings[str(e.originator_id)]
+        if booking.confirmed_or_waived or booking.cancel_due is None:
+            self._breach(e, f"booking {e.originator_id} was confirmed, waived or needed no confirmation")
+            return
+        latest_fair = booking.cancel_due - self.rules.reminder_grace
+        if booking.delivered_at is None or booking.delivered_at > latest_fair:
+            self._breach(
+                e,
+                f"booking {e.originator_id}: reminder delivered {booking.delivered_at}, after {latest_fair}",
+            )
+        if e.timestamp < booking.cancel_due:
+            self._breach(e, f"booking {e.originator_id} cancelled before its deadline {booking.cancel_due}")
+
+    # The venue-day schedule: nothing taken or held over something taken or held
+
+    def _taken(self, e: VenueDay.IntervalTaken) -> None:
+        day = self._day(e)
+        if not day.is_free(e.starts_at, e.ends_at):
+            self._breach(e, f"booking {e.booking_id} took time already taken or held for the queue")
+        day.taken[e.booking_id] = (e.starts_at, e.ends_at)
+
+    def _released(self, e: VenueDay.IntervalReleased) -> None:
+        self._day(e).taken.pop(e.booking_id, None)
+
+    def _held(self, e: VenueDay.IntervalHeld) -> None:
+        day = self._day(e)
+        if not day.is_free(e.starts_at, e.ends_at):
+            self._breach(e, f"entry {e.entry_id} was offered time that is not free")
+        day.holds[e.entry_id] = (e.starts_at, e.ends_at)
+
+    def _lifted(self, e: VenueDay.HoldLifted) -> None:
+        self._day(e).holds.pop(e.entry_id, None)
+
+    def _day(self, e: Any) -> _Day:
+        self._touched.add(str(e.originator_id))
+        return self.days[str(e.originator_id)]
+
+    # Queues: one offer at a time, in (priority, seq) order, never twice, never late
+
+    def _queue_opened(self, e: WaitlistSlot.Opened) -> None:
+        day_id = str(VenueDay.id_for(e.venue_id, e.date))
+        self.queues[str(e.originator_id)] = _Queue(day_id, e.starts_at, e.ends_at)
+        self.queues_of_day[day_id].append(str(e.originator_id))
+
+    def _joined(self, e: WaitlistSlot.Joined) -> None:
+        queue = self._queue(e)  # joining a queue for a free slot would leave it stuck
+        queue.waiting[e.entry_id] = (e.priority, e.seq)
+
+    def _left(self, e: WaitlistSlot.Left) -> None:
+        queue = self._queue(e)
+        queue.waiting.pop(e.entry_id, None)
+        if queue.open_offer == e.entry_id:
+            queue.open_offer = None
+
+    def _notified(self, e: WaitlistSlot.Notified) -> None:
+        queue = self._queue(e)
+        if queue.open_offer is not None:
+            self._breach(e, f"second open offer in slot {e.originator_id} (first: {queue.open_offer})")
+        if e.entry_id in queue.deadlines:
+            self._breach(e, f"entry {e.entry_id} offered twice")
+        elif e.entry_id not in queue.waiting:
+            self._breach(e, f"entry {e.entry_id} offered while not waiting")
+        elif min(queue.waiting.values()) != queue.waiting[e.entry_id]:
+            first = min(queue.waiting, key=queue.waiting.__getitem__)
+            self._breach(e, f"entry {e.entry_id} offered ahead of {first}, who was first in line")
+        if queue.closed or e.timestamp >= queue.starts_at or e.deadline > queue.starts_at:
+            self._breach(e, f"offer in slot {e.originator_id} outlives its start {queue.starts_at}")
+        queue.waiting.pop(e.entry_id, None)
+        queue.deadlines[e.entry_id] = e.deadline
+        queue.open_offer = e.entry_id
+
+    def _claimed(self, e: WaitlistSlot.Claimed) -> None:
+        queue = self._queue(e)
+        if queue.open_offer != e.entry_id:
+            self._breach(e, f"entry {e.entry_id} claimed without an open offer")
+        elif e.timestamp >= queue.deadlines[e.entry_id]:
+            self._breach(e, f"entry {e.entry_id} claimed after its deadline {queue.deadlines[e.entry_id]}")
+        queue.open_offer = None
+
+    def _expired(self, e: WaitlistSlot.Expired) -> None:
+        deadline = self._queue(e).deadlines.get(e.entry_id)
+        if deadline is None or e.timestamp < deadline:
+            self._breach(e, f"entry {e.entry_id} expired before its deadline {deadline}")
+        self._offer_ended(e)
+
+    def _offer_ended(self, e: Any) -> None:
+        queue = self._queue(e)
+        if queue.open_offer == e.entry_id:
+            queue.open_offer = None
+
+    def _closed(self, e: WaitlistSlot.Closed) -> None:
+        queue = self._queue(e)
+        if e.timestamp < queue.starts_at:
+            self._breach(e, f"queue {e.originator_id} closed before its slot started")
+        queue.closed, queue.open_offer = True, None
+        queue.waiting.clear()
+
+    def _queue(self, e: Any) -> _Queue:
+        queue = self.queues[str(e.originator_id)]
+        self._touched.add(queue.day_id)
+        return queue
+
+    def _command_done(self) -> None:
+        """Freed time goes to the queue: nobody is left waiting for a slot that is free."""
+        slot_ids = [slot_id for day_id in sorted(self._touched) for slot_id in self.queues_of_day[day_id]]
+        self._touched.clear()
+        for slot_id in slot_ids:
+            queue = self.queues[slot_id]
+            stuck = (
+                queue.waiting
+                and queue.open_offer is None
+                and not queue.closed
+                and self._now < queue.starts_at
+                and self.days[queue.day_id].is_free(queue.starts_at, queue.ends_at)
+            )
+            if not stuck:
+                self._stuck.discard(slot_id)
+            elif slot_id not in self._stuck:
+                self._stuck.add(slot_id)
+                self.violations.append(
+                    f"{self._now:%Y-%m-%d %H:%M:%S} slot {slot_id} is free but its "
+                    f"{len(queue.waiting)} waiting entries were offered nothing"
+                )
+
+
+def _overlap(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def notifications(app: Any, batch: int = 2000) -> Iterator[Any]:
+    position = 1
+    while True:
+        page = app.recorder.select_notifications(start=position, limit=batch)
+        if not page:
+            return
+        yield from page
+        position = page[-1].id + 1
+
+
+def _email_problems(service: Service) -> list[str]:
+    """One reminder email per booking, unique Message-IDs, and the Maildir holds what was sent."""
+    with service.engine.connect() as conn:
+        rows = conn.execute(
+            select(emails_sent.c.message_id, emails_sent.c.kind, emails_sent.c.subject_id)
+        ).all()
+    problems = [
+        f"booking {booking_id} got {count} reminder emails"
+        for booking_id, count in Counter(r.subject_id for r in rows if r.kind == "reminder").items()
+        if count > 1
+    ]
+    maildir = service.home / "outbox"
+    if not (maildir / "new").is_dir():
+        return problems  # mail went out by SMTP; the record above is all there is to check
+    delivered: Counter[str] = Counter()
+    reminded: Counter[str] = Counter()
+    for headers in _maildir_headers(maildir):
+        delivered[str(headers["Message-ID"])] += 1
+        if headers["X-BookIT-Kind"] == "reminder":
+            reminded[str(headers["X-BookIT-Booking"])] += 1
+    problems += [f"Message-ID {mid} delivered {n} times" for mid, n in delivered.items() if n > 1]
+    problems += [f"booking {b} has {n} reminders in the outbox" for b, n in reminded.items() if n > 1]
+    recorded = {r.message_id for r in rows}
+    if recorded != set(delivered):
+        problems.append(
+            f"outbox and sent record differ: {len(set(delivered) - recorded)} delivered unrecorded, "
+            f"{len(recorded - set(delivered))} recorded undelivered"
+        )
+    return problems
+
+
+def _maildir_headers(maildir: Path) -> Iterator[Any]:
+    parser = BytesParser(policy=default_policy)
+    for sub in ("new", "cur"):
+        for path in sorted((maildir / sub).iterdir()):
+            if not path.name.startswith("."):
+                with path.open("rb") as file:
+                    yield parser.parse(file, headersonly=True)
