@@ -52,8 +52,17 @@ class MessageBus:
                 moved += passed
             for command in follow_ups:
                 self.app.handle(command, now)
-            if not moved and not follow_ups:
+            if not follow_ups and (not moved or self._caught_up()):
                 return
+
+    def _caught_up(self) -> bool:
+        """True when every follower has passed the last stored event: another round would
+        find nothing. One query on the store instead of a round of both followers."""
+        last = self.app.recorder.max_notification_id() or 0
+        followers: list[Projector | Mailer] = [self.projector]
+        if self.mailer is not None:
+            followers.append(self.mailer)
+        return all(follower.position >= last for follower in followers)
 
     def tick(self, now: datetime) -> Outcome:
         """Handle everything due at or before `now` that has not been handled."""

@@ -17,17 +17,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import click
 from kombu import Connection, Consumer, Message, Producer
+from kombu.exceptions import OperationalError
 from sqlalchemy import Engine, insert, select
 
 from bookit import commands as c
 from bookit.adapters.bus_topology import Topology, safe_url
-from bookit.adapters.event_relay import EventRelay, broker_connection
+from bookit.adapters.event_relay import PUBLISH_RETRY, EventRelay, broker_connection
 from bookit.bootstrap import Service
 from bookit.errors import BadInput, BookitError
 from bookit.projections.tables import iso, refusals
@@ -36,6 +38,8 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_RECORDED = 10_000
 RETRY_PAUSE = 1.0
+RECONNECT_FIRST = 0.5  # seconds before the first reconnection attempt; doubled up to the max
+RECONNECT_MAX = 5.0
 
 
 def error_reply(error: BookitError) -> dict[str, Any]:
@@ -135,18 +139,44 @@ def run_worker(ctx: Any, every: float, stop: threading.Event, once: bool) -> Non
         f"events to {topology.events}, ticking every {every:g}s",
         err=True,
     )
-    lost = (OSError, *Connection(ctx.bus_url).connection_errors)
+    lost = broker_errors(ctx.bus_url)
+    pause = RECONNECT_FIRST
     while not stop.is_set():
+        session = Session()
         try:
-            _consume(ctx, worker, topology, every, stop, once)
+            _consume(ctx, worker, topology, every, stop, once, session)
             return
         except lost as error:
-            log.warning("lost the broker at %s (%s); reconnecting", safe_url(ctx.bus_url), error)
-            stop.wait(RETRY_PAUSE)
+            # The broker went away (restart, network). Nothing is lost: an unacknowledged message
+            # goes back to the queue. Try again, backing off while it stays away.
+            pause = RECONNECT_FIRST if session.consuming else min(pause * 2, RECONNECT_MAX)
+            log.warning(
+                "lost the broker at %s (%s); reconnecting in %.1fs", safe_url(ctx.bus_url), error, pause
+            )
+            stop.wait(pause)
+
+
+def broker_errors(url: str) -> tuple[type[BaseException], ...]:
+    """What a broker that went away raises: socket errors, the transport's connection errors,
+    and kombu's OperationalError (its wrapper for them when it (re)connects)."""
+    return (OSError, OperationalError, *Connection(url).connection_errors)
+
+
+@dataclass
+class Session:
+    """One connection's life; once it got as far as consuming, the back-off starts over."""
+
+    consuming: bool = False
 
 
 def _consume(
-    ctx: Any, worker: CommandWorker, topology: Topology, every: float, stop: threading.Event, once: bool
+    ctx: Any,
+    worker: CommandWorker,
+    topology: Topology,
+    every: float,
+    stop: threading.Event,
+    once: bool,
+    session: Session,
 ) -> None:
     service: Service = worker.service
     with Connection(ctx.bus_url) as conn, broker_connection(ctx.bus_url) as out:
@@ -167,6 +197,9 @@ def _consume(
                     content_type="application/json",
                     content_encoding="utf-8",
                     retry=True,
+                    # Bounded: a broker that stays away ends this session; the message, not yet
+                    # acknowledged, comes back and is answered with the same outcome.
+                    retry_policy=PUBLISH_RETRY,
                 )
             message.ack()
             _relay(relay)
@@ -175,6 +208,8 @@ def _consume(
         consumer = Consumer(channel, queues=[topology.command_queue], on_message=on_message)
         consumer.qos(prefetch_count=1)
         with consumer:
+            session.consuming = True
+            log.info("consuming from %s at %s", topology.queue, safe_url(ctx.bus_url))
             _relay(relay)
             next_tick = 0.0
             idle = 0

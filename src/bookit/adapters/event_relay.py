@@ -29,6 +29,7 @@ from bookit.projections.tables import positions
 log = logging.getLogger(__name__)
 
 CONFIRMING_TRANSPORTS = ("amqp", "pyamqp", "amqps")
+PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0.5, "interval_step": 0.5, "interval_max": 1.0}
 
 
 def broker_connection(url: str) -> Connection:
@@ -86,6 +87,9 @@ class EventRelay:
             delivery_mode=2,
             message_id=body["event_id"],
             retry=True,
+            # Bounded, so that a broker that stays away fails this pump (the position does not
+            # move; the next pump sends the same events) instead of blocking the worker.
+            retry_policy=PUBLISH_RETRY,
         )
 
     @property

@@ -19,7 +19,9 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
+from eventsourcing.utils import get_topic
 from sqlalchemy import Engine, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError as RowExists
 
 from bookit import commands as c
@@ -33,6 +35,27 @@ from bookit.projections.database import advance, position_of
 from bookit.projections.tables import emails_sent, iso
 
 log = logging.getLogger(__name__)
+
+
+# Which event owes whom which email. Every other event is passed without being decoded.
+BOOKING_EMAILS: dict[type, str] = {
+    Booking.Booked: "booking-confirmed",
+    Booking.Reminded: "reminder",
+    Booking.AutoCancelled: "auto-cancelled",
+}
+ENTRY_EMAILS: dict[type, str] = {
+    WaitlistSlot.Notified: "waitlist-offer",
+    WaitlistSlot.Expired: "waitlist-expired",
+    WaitlistSlot.Claimed: "waitlist-claimed",
+    WaitlistSlot.Closed: "waitlist-closed",
+}
+MAILED_TOPICS = frozenset(get_topic(cls) for cls in (*BOOKING_EMAILS, *ENTRY_EMAILS))
+
+# An insert that keeps an existing row, where the dialect has one (a savepoint elsewhere).
+_RECORD_SENT = {
+    "sqlite": sqlite.insert(emails_sent).on_conflict_do_nothing(),
+    "postgresql": postgresql.insert(emails_sent).on_conflict_do_nothing(),
+}
 
 
 @dataclass(frozen=True)
@@ -64,101 +87,135 @@ class Mailer:
         self.batch_size = batch_size
         self._venues: dict[str, Venue] = {}
         self.last_error: str | None = None
+        self.position = 0  # where the last pass left the tracked position, as far as it saw
 
     def catch_up(self, now: datetime) -> tuple[int, list[c.Command]]:
         """Send what is owed; returns (events passed, follow-up commands to run)."""
         passed, follow_ups = 0, list[c.Command]()
         while True:
             with self.engine.connect() as conn:
-                position = position_of(conn, self.name)
+                self.position = position_of(conn, self.name)
                 conn.commit()
-            notifications = self.app.recorder.select_notifications(start=position + 1, limit=self.batch_size)
+            notifications = self.app.recorder.select_notifications(
+                start=self.position + 1, limit=self.batch_size
+            )
             if not notifications:
                 return passed, follow_ups
+            # One commit per email-owing event, not one per event: the events that owe nobody an
+            # email (most of them) are passed undecoded and recorded as passed with the emails of
+            # the event before or after them. Delivered emails are recorded before the next
+            # event's are sent, so a crash still re-delivers at most one event's emails.
+            last, unrecorded = self.position, 0
+            sent: list[tuple[Email, int]] = []
+            reminded: list[c.Command] = []
             for notification in notifications:
-                event = self.app.mapper.to_domain_event(notification)
-                try:
-                    emails = list(self.emails_for(event))
-                    for email in emails:
-                        self._deliver(email, now)
-                except MailDeliveryError as error:
-                    # Stop here and keep the position: the next pass retries from this event.
-                    self.last_error = str(error)
-                    log.warning("mail delivery failed, will retry: %s", error)
-                    return passed, follow_ups
-                with self.engine.begin() as conn:
-                    for email in emails:
-                        self._record(conn, email, notification.id, now)
-                    if not advance(conn, self.name, position, notification.id):
-                        conn.rollback()  # another worker's mailer got here first
+                if notification.topic in MAILED_TOPICS:
+                    if sent:
+                        if not self._commit(sent, last, now):
+                            return passed, follow_ups  # another worker's mailer got here first
+                        passed, unrecorded, sent = passed + unrecorded, 0, []
+                        follow_ups += reminded
+                        reminded = []
+                    event = self.app.mapper.to_domain_event(notification)
+                    try:
+                        emails = list(self.emails_for(event))
+                        self._deliver(emails, now)
+                    except MailDeliveryError as error:
+                        # Stop here and keep the position: the next pass retries from this event.
+                        self.last_error = str(error)
+                        log.warning("mail delivery failed, will retry: %s", error)
+                        if unrecorded and self._commit([], last, now):
+                            passed += unrecorded
                         return passed, follow_ups
-                position = notification.id
-                passed += 1
-                if isinstance(event, Booking.Reminded) and emails:
-                    follow_ups.append(
-                        c.RecordReminderDelivery(
-                            command_id=derived_id(
-                                "reminder-delivered", event_id(event.originator_id, event.originator_version)
-                            ),
-                            actor=SYSTEM,
-                            booking_id=event.originator_id,
-                            delivered_at=now,
-                        )
-                    )
+                    sent = [(email, notification.id) for email in emails]
+                    if emails and isinstance(event, Booking.Reminded):
+                        reminded.append(_reminder_delivered(event, now))
+                last, unrecorded = notification.id, unrecorded + 1
+            if not self._commit(sent, last, now):
+                return passed, follow_ups
+            passed += unrecorded
+            follow_ups += reminded
+            if len(notifications) < self.batch_size:
+                return passed, follow_ups  # that was the end of the log when it was read
 
-    def _deliver(self, email: Email, now: datetime) -> None:
-        message = compose_email(
-            email.kind,
-            to=email.to,
-            message_id=email.message_id,
-            sent_at=now,
-            subject_id=email.subject_id,
-            context=email.context,
-        )
-        self.outbox.deliver(message)
+    def _commit(self, sent: list[tuple[Email, int]], position: int, now: datetime) -> bool:
+        """Record the delivered emails and move the tracked position to `position`, atomically;
+        False if another mailer moved it first."""
+        with self.engine.begin() as conn:
+            for email, source in sent:
+                self._record(conn, email, source, now)
+            if not advance(conn, self.name, self.position, position):
+                conn.rollback()
+                return False
+        self.position = position
+        return True
+
+    def _deliver(self, emails: list[Email], now: datetime) -> None:
+        messages = [
+            compose_email(
+                email.kind,
+                to=email.to,
+                message_id=email.message_id,
+                sent_at=now,
+                subject_id=email.subject_id,
+                context=email.context,
+            )
+            for email in emails
+        ]
+        # A Maildir syncs its directory once for all of an event's emails (a closed queue tells
+        # everyone still in it); any other outbox takes them one by one.
+        deliver_all = getattr(self.outbox, "deliver_all", None)
+        if deliver_all is not None:
+            deliver_all(messages)
+        else:
+            for message in messages:
+                self.outbox.deliver(message)
 
     def _record(self, conn: Any, email: Email, position: int, now: datetime) -> None:
+        row = {
+            "message_id": email.message_id,
+            "position": position,
+            "kind": email.kind,
+            "recipient": email.to,
+            "subject": _subject_line(email),
+            "subject_id": email.subject_id,
+            "sent_at": iso(now),
+        }
+        # Already there when an earlier attempt crashed before moving the position: keep it.
+        insert_new = _RECORD_SENT.get(conn.dialect.name)
+        if insert_new is not None:
+            conn.execute(insert_new, row)
+            return
         try:
             with conn.begin_nested():
-                conn.execute(
-                    insert(emails_sent).values(
-                        message_id=email.message_id,
-                        position=position,
-                        kind=email.kind,
-                        recipient=email.to,
-                        subject=_subject_line(email),
-                        subject_id=email.subject_id,
-                        sent_at=iso(now),
-                    )
-                )
+                conn.execute(insert(emails_sent), row)
         except RowExists:
-            pass  # recorded by an earlier attempt that crashed before moving the position
+            pass
 
-    # Which event owes whom which email
+    # The emails an event owes
 
     def emails_for(self, event: Any) -> Iterator[Email]:
-        if isinstance(event, Booking.Booked) and event.waitlist_entry_id is None:
-            yield self._booking_email("booking-confirmed", event, self._booking(event))
-        elif isinstance(event, Booking.Reminded):
-            yield self._booking_email("reminder", event, self._booking(event))
-        elif isinstance(event, Booking.AutoCancelled):
-            yield self._booking_email("auto-cancelled", event, self._booking(event), reason=event.reason)
-        elif isinstance(event, WaitlistSlot.Notified | WaitlistSlot.Expired | WaitlistSlot.Claimed):
+        kind = BOOKING_EMAILS.get(type(event))
+        if kind is not None:
+            if isinstance(event, Booking.Booked) and event.waitlist_entry_id is not None:
+                return  # a booking claimed from the waitlist gets the waitlist-claimed email
+            extra = {"reason": event.reason} if isinstance(event, Booking.AutoCancelled) else {}
+            yield self._booking_email(kind, event, self._booking(event), **extra)
+            return
+        kind = ENTRY_EMAILS.get(type(event))
+        if kind is not None:
             slot = self._slot(event)
-            kind = {
-                WaitlistSlot.Notified: "waitlist-offer",
-                WaitlistSlot.Expired: "waitlist-expired",
-                WaitlistSlot.Claimed: "waitlist-claimed",
-            }[type(event)]
-            yield self._entry_email(kind, event, slot, event.entry_id)
-        elif isinstance(event, WaitlistSlot.Closed):
-            slot = self._slot(event)
-            for entry_id in event.entry_ids:
-                yield self._entry_email("waitlist-closed", event, slot, entry_id)
+            entry_ids = event.entry_ids if isinstance(event, WaitlistSlot.Closed) else [event.entry_id]
+            for entry_id in entry_ids:
+                yield self._entry_email(kind, event, slot, entry_id)
 
     def _booking(self, event: Any) -> Booking:
-        # The booking as it was at this event, so the email says what was true then.
-        booking: Any = self.app.repository.get(event.originator_id, version=event.originator_version)
+        # The booking as it was at this event, so the email says what was true then; a new
+        # booking is what its first event says, without reading it back from the store.
+        if isinstance(event, Booking.Booked):
+            booking: Any = event.mutate(None)
+        else:
+            booking = self.app.repository.get(event.originator_id, version=event.originator_version)
         assert isinstance(booking, Booking)
         return booking
 
@@ -238,6 +295,16 @@ class Mailer:
     def _message_id(event: Any, about: str) -> str:
         source = event_id(event.originator_id, event.originator_version)
         return f"<{derived_id('email', source, about)}@bookit>"
+
+
+def _reminder_delivered(event: Booking.Reminded, now: datetime) -> c.Command:
+    source = event_id(event.originator_id, event.originator_version)
+    return c.RecordReminderDelivery(
+        command_id=derived_id("reminder-delivered", source),
+        actor=SYSTEM,
+        booking_id=event.originator_id,
+        delivered_at=now,
+    )
 
 
 def _subject_line(email: Email) -> str:

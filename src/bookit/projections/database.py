@@ -17,9 +17,7 @@ from bookit.projections.tables import metadata, positions
 # running it.
 # FOR UPDATE: on PostgreSQL a second worker waits for the first one's batch instead of applying
 # the same events again and failing on their primary keys (SQLite serialises writers anyway).
-_POSITION = (
-    select(positions.c.position).where(positions.c.name == bindparam("follower")).with_for_update()
-)
+_POSITION = select(positions.c.position).where(positions.c.name == bindparam("follower")).with_for_update()
 _START = insert(positions)
 _ADVANCE = (
     update(positions)

@@ -2,6 +2,8 @@
 
 Works the same on SQLite (which cannot push notifications) and PostgreSQL: it polls from its
 tracked position. Each batch is one transaction: the rows and the new position commit together.
+A batch shorter than the batch size was the end of the log when it was read, so a pass that
+gets one stops there instead of asking the store again.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class Projector:
         self.app = app
         self.engine = engine
         self.batch_size = batch_size
+        self.position = 0  # where the last pass left the tracked position, as far as it saw
         self._handlers = _handlers_by_type()
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
@@ -43,7 +46,7 @@ class Projector:
         applied = 0
         while True:
             with self.engine.begin() as conn:
-                position = position_of(conn, self.name)
+                self.position = position = position_of(conn, self.name)
                 notifications = self.app.recorder.select_notifications(
                     start=position + 1, limit=self.batch_size
                 )
@@ -53,9 +56,12 @@ class Projector:
                 if not advance(conn, self.name, position, notifications[-1].id):
                     conn.rollback()  # another worker applied this batch first
                     return applied
+            self.position = notifications[-1].id
             applied += len(notifications)
             if progress is not None:
                 progress(len(notifications))
+            if len(notifications) < self.batch_size:
+                return applied
 
     def apply_all(self, conn: Connection, events: Iterable[tuple[int, Any]]) -> None:
         for position, event in events:

@@ -7,6 +7,7 @@ import hashlib
 import os
 import smtplib
 import tempfile
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -42,14 +43,23 @@ class MaildirOutbox:
             (self.path / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def deliver(self, message: EmailMessage) -> None:
-        message_id = message["Message-ID"]
-        if not message_id:
-            raise ValueError("a message needs a Message-ID to be delivered exactly once")
-        name = hashlib.sha256(str(message_id).encode()).hexdigest()
+        self.deliver_all([message])
+
+    def deliver_all(self, messages: Sequence[EmailMessage]) -> None:
+        """Deliver each message durably: its file is synced before it is linked into new/, and
+        new/ itself is synced once, after the last link, before this returns."""
+        named = []
+        for message in messages:
+            message_id = message["Message-ID"]
+            if not message_id:
+                raise ValueError("a message needs a Message-ID to be delivered exactly once")
+            named.append((hashlib.sha256(str(message_id).encode()).hexdigest(), message))
         try:
-            if self._already_delivered(name):
-                return
-            self._write(name, message.as_bytes(policy=default_policy))
+            for name, message in named:
+                if not self._already_delivered(name):
+                    self._write(name, message.as_bytes(policy=default_policy))
+            if named:
+                _fsync_dir(self.path / "new")
         except OSError as exc:
             raise MailDeliveryError(f"cannot write to Maildir {self.path}: {exc}") from exc
 
@@ -68,9 +78,10 @@ class MaildirOutbox:
 
     def _already_delivered(self, name: str) -> bool:
         # A mail client moves read messages to cur/ and appends ":2,<flags>" to the name.
-        if (self.path / "new" / name).exists():
+        if os.path.exists(self.path / "new" / name):
             return True
-        return any((self.path / "cur").glob(f"{name}*"))
+        with os.scandir(self.path / "cur") as read:  # plain listing: glob compiles a pattern per call
+            return any(entry.name.startswith(name) for entry in read)
 
     def _write(self, name: str, data: bytes) -> None:
         fd, tmp = tempfile.mkstemp(prefix=f"{name}.", dir=self.path / "tmp")
@@ -89,7 +100,6 @@ class MaildirOutbox:
                 if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV):
                     raise
                 os.replace(tmp, target)  # filesystem without hard links
-            _fsync_dir(self.path / "new")
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)

@@ -1,0 +1,283 @@
+"""`make bench`: how fast BookIT is, how it grows, and how close it gets to its store's own limit.
+
+    .venv/bin/python bench/run.py            quick sizes (a few minutes on two cores)
+    .venv/bin/python bench/run.py --full     the sizes of the issue (100k bookings, a month of 50 venues)
+    .venv/bin/python bench/run.py --smoke    tiny sizes: proves every scenario runs (the test suite)
+
+Each scenario runs in a fresh process, so its peak RSS is its own. Results go to stdout as a
+table and to bench/results.json (`--out` elsewhere). bench/README.md says what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import traceback
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+MARK = "BENCH-RESULT "
+
+SIZES: dict[str, dict[str, Any]] = {
+    "smoke": {
+        "raw_floor": {"aggregates": 30, "read_passes": 1},
+        "commands": {"venues": 1, "book": 6, "confirm": 3, "cancel": 2},
+        "tick": [
+            {"future": 20, "due": 10, "due_groups": 1, "idle_ticks": 2},
+            {"future": 40, "due": 10, "due_groups": 1, "idle_ticks": 2},
+        ],
+        "replay": {"events": 300},
+        "snapshots": {"histories": [100, 200], "repeats": 2},
+        "month": {"venues": 1, "days": 1, "tick_minutes": 30},
+    },
+    "quick": {
+        "raw_floor": {"aggregates": 1000, "read_passes": 3},
+        "commands": {"venues": 5, "book": 150, "confirm": 75, "cancel": 40},
+        "tick": [
+            {"future": 1_000, "due": 100, "due_groups": 2, "idle_ticks": 20},
+            {"future": 10_000, "due": 100, "due_groups": 2, "idle_ticks": 20},
+        ],
+        "replay": {"events": 10_000},
+        "snapshots": {"histories": [100, 1000, 5000], "repeats": 5},
+        "month": {"venues": 4, "days": 2, "tick_minutes": 1},
+    },
+    "full": {
+        "raw_floor": {"aggregates": 5000, "read_passes": 3},
+        "commands": {"venues": 20, "book": 1000, "confirm": 500, "cancel": 300},
+        "tick": [
+            {"future": 1_000, "due": 100, "due_groups": 5, "idle_ticks": 20},
+            {"future": 10_000, "due": 100, "due_groups": 5, "idle_ticks": 20},
+            {"future": 100_000, "due": 100, "due_groups": 5, "idle_ticks": 20},
+        ],
+        "replay": {"events": 120_000},
+        "snapshots": {"histories": [100, 1000, 5000, 10000], "repeats": 20},
+        "month": {"venues": 50, "days": 30, "tick_minutes": 1},
+    },
+}
+
+MODULES = {
+    "raw_floor": "raw_floor",
+    "commands": "throughput",
+    "tick": "ticks",
+    "replay": "replay",
+    "snapshots": "snapshots",
+    "month": "month",
+}
+# Scenarios that also run on PostgreSQL when it is reachable; the rest measure the embedded store.
+ON_POSTGRES = {
+    "smoke": (),
+    "quick": ("raw_floor", "commands"),
+    "full": ("raw_floor", "commands", "tick", "replay"),
+}
+SCENARIOS = tuple(MODULES)
+
+
+def jobs(mode: str, stores: list[str], only: set[str]) -> list[tuple[str, str, dict[str, Any]]]:
+    out = []
+    for store in stores:
+        for name in SCENARIOS:
+            if (only and name not in only) or (store != "sqlite" and name not in ON_POSTGRES[mode]):
+                continue
+            sizes = SIZES[mode][name]
+            for size in sizes if isinstance(sizes, list) else [sizes]:
+                out.append((name, store, size))
+    # The floors first: every other figure is read against them.
+    return sorted(out, key=lambda job: job[0] != "raw_floor")
+
+
+def run_child(name: str, store: str, size: dict[str, Any], timeout: float | None) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        str(HERE / "run.py"),
+        "--child",
+        name,
+        "--store",
+        store,
+        "--size",
+        json.dumps(size),
+    ]
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f}s"}
+    for line in reversed(done.stdout.splitlines()):
+        if line.startswith(MARK):
+            return dict(json.loads(line[len(MARK) :]))
+    tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+    return {"error": f"exit {done.returncode}: " + " | ".join(tail), "wall_s": time.perf_counter() - started}
+
+
+def child(name: str, store: str, size: dict[str, Any]) -> None:
+    """Run one scenario in this (fresh) process and print its result as one marked JSON line."""
+    import resource
+
+    sys.path.insert(0, str(HERE))
+    started = time.perf_counter()
+    try:
+        result = import_module(MODULES[name]).run(store, size)
+    except Exception as error:
+        traceback.print_exc()
+        result = {"error": f"{type(error).__name__}: {error}", "params": size}
+    result["wall_s"] = time.perf_counter() - started
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(MARK + json.dumps(result, default=str), flush=True)
+
+
+# Ratios and goals, all computed against the floor measured in the same run
+
+
+def add_ratios(entry: dict[str, Any], floors: dict[str, dict[str, float]]) -> None:
+    floor = floors.get(entry["store"])
+    figures = entry.get("figures") or {}
+    if not floor or not figures:
+        return
+    gcs, read = floor["get_command_save_per_s"], floor["read_decode_per_s"]
+    ratios: dict[str, float] = {}
+    if entry["name"] == "commands":
+        ratios = {k: v / gcs for k, v in figures.items()}
+    elif entry["name"] == "tick":
+        due = entry["params"]["due"]
+        ratios["tick_due_items_per_s"] = due / (figures["tick_due_ms"] / 1000) / gcs
+        ratios["tick_nothing_due_in_raw_commands"] = figures["tick_nothing_due_ms"] / 1000 * gcs
+    elif entry["name"] == "replay":
+        ratios["replay_events_per_s"] = figures["replay_events_per_s"] / read
+    elif entry["name"] == "snapshots":
+        ratios = {k: v / 1000 * gcs for k, v in figures.items()}  # one load, in raw commands
+    elif entry["name"] == "month":
+        ratios["ticks_per_s_in_raw_commands"] = entry["params"]["ticks"] / figures["wall_s"] / gcs
+    entry["ratios"] = ratios
+
+
+def goals(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+
+    def goal(what: str, store: str, value: float | None, target: str, met: bool | None) -> None:
+        out.append({"goal": what, "store": store, "value": value, "target": target, "met": met})
+
+    for e in entries:
+        ratios, store = e.get("ratios") or {}, e["store"]
+        if e["name"] == "commands":
+            for key, value in ratios.items():
+                goal(f"{key} / raw get+command+save", store, value, ">= 0.5", value >= 0.5)
+        if e["name"] == "replay" and ratios:
+            value = ratios["replay_events_per_s"]
+            goal("replay events/s / raw read+decode", store, value, ">= 0.33", value >= 1 / 3)
+        if e["name"] == "snapshots":
+            figures, histories = e.get("figures") or {}, e["params"]["histories"]
+            for kind in ("venue_day", "waitlist"):
+                first, last = (figures.get(f"{kind}_{h}_with_ms") for h in (histories[0], histories[-1]))
+                growth = last / first if first and last else None
+                what = f"{kind} load with snapshots, {histories[-1]} / {histories[0]} events"
+                goal(what, store, growth, "<= 2", None if growth is None else growth <= 2)
+    for store in sorted({e["store"] for e in entries}):
+        ticks = sorted(
+            (e for e in entries if e["name"] == "tick" and e["store"] == store and e.get("figures")),
+            key=lambda e: e["params"]["future"],
+        )
+        if len(ticks) >= 2:
+            small, large = ticks[0], ticks[-1]
+            scale = f"{large['params']['future']} / {small['params']['future']} future bookings"
+            for key in ("tick_due_ms", "tick_nothing_due_ms", "tick_due_cpu_ms", "tick_nothing_due_cpu_ms"):
+                value = large["figures"][key] / small["figures"][key]
+                goal(f"{key}, {scale}", store, value, "<= 1.5 (close to 1)", value <= 1.5)
+    return out
+
+
+# Output
+
+
+def show(entry: dict[str, Any]) -> None:
+    head = f"{entry['name']:<10} {entry['store']:<10}"
+    if entry["name"] == "tick":
+        head = f"{'tick ' + str(entry['params']['future']):<10} {entry['store']:<10}"
+    if entry.get("error"):
+        print(f"{head} ERROR {entry['error']}", flush=True)
+        return
+    ratios = entry.get("ratios") or {}
+    for n, (key, value) in enumerate((entry.get("figures") or {}).items()):
+        ratio = f"{ratios[key]:>8.3f}" if key in ratios else " " * 8
+        memory = f"{entry['peak_rss_mb']:>7.0f} MB  {entry['wall_s']:>6.1f} s" if n == 0 else ""
+        print(f"{head if n == 0 else ' ' * 21} {key:<32} {value:>12.2f} {ratio}  {memory}", flush=True)
+    for key, value in ratios.items():
+        if key not in (entry.get("figures") or {}):
+            print(f"{' ' * 21} {'(ratio) ' + key:<32} {'':>12} {value:>8.3f}", flush=True)
+    for error in entry.get("errors") or ():
+        print(f"{' ' * 21} ERROR {error}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sizes = parser.add_mutually_exclusive_group()
+    sizes.add_argument("--full", action="store_true", help="the full sizes (slow)")
+    sizes.add_argument("--smoke", action="store_true", help="tiny sizes, to prove every scenario runs")
+    parser.add_argument("--out", type=Path, default=HERE / "results.json", help="where to write the JSON")
+    parser.add_argument("--only", default="", help=f"comma-separated subset of {','.join(SCENARIOS)}")
+    parser.add_argument(
+        "--stores", default="", help="sqlite,postgresql (default: sqlite, plus PostgreSQL if reachable)"
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--store", help=argparse.SUPPRESS)
+    parser.add_argument("--size", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.store, json.loads(args.size))
+        return
+
+    sys.path.insert(0, str(HERE))
+    from common import postgres_reachable
+
+    mode = "full" if args.full else "smoke" if args.smoke else "quick"
+    stores = [s for s in args.stores.split(",") if s] or ["sqlite"]
+    if not args.stores and mode != "smoke" and postgres_reachable():
+        stores.append("postgresql")
+    only = {s for s in args.only.split(",") if s}
+    print(
+        f"BookIT benchmarks ({mode}) on {', '.join(stores)}; ratio = figure / raw floor, same run", flush=True
+    )
+    columns = ("scenario", "store", "figure", "value", "ratio", "peak RSS", "wall")
+    print("{:<10} {:<10} {:<32} {:>12} {:>8}  {:>10}  {:>6}".format(*columns))
+    entries: list[dict[str, Any]] = []
+    floors: dict[str, dict[str, float]] = {}
+    started = time.time()
+    for name, store, size in jobs(mode, stores, only):
+        entry = {"name": name, "store": store, "params": size} | run_child(name, store, size, None)
+        if name == "raw_floor" and entry.get("figures"):
+            floors[store] = entry["figures"]
+        add_ratios(entry, floors)
+        entries.append(entry)
+        show(entry)
+    results = {
+        "meta": {
+            "mode": mode,
+            "stores": stores,
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+            "total_s": round(time.time() - started, 1),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "load_avg_at_end": os.getloadavg(),
+        },
+        "scenarios": entries,
+        "goals": goals(entries),
+    }
+    print("\ngoals")
+    for g in results["goals"]:
+        verdict = {True: "met", False: "NOT MET", None: "unmeasured"}[g["met"]]
+        value = "-" if g["value"] is None else f"{g['value']:.3f}"
+        print(f"  {verdict:<10} {g['store']:<10} {g['goal']:<60} {value:>8} (goal {g['target']})")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(f"\nwritten to {args.out} in {results['meta']['total_s']} s")
+
+
+if __name__ == "__main__":
+    main()
