@@ -117,12 +117,18 @@ def test_a_worker_whose_postgresql_sessions_are_killed_again_and_again_loses_and
 
     killer = threading.Thread(target=keep_killing)
     try:
+        # Mid-run: the worker is up and consuming. (A worker whose store drops it while it is
+        # still starting exits with the error, for its supervisor to start it again.)
+        servers.wait_until(lambda: "consuming from" in worker.output(), "the worker to consume")
         sent = [client.publish(body) for body in bodies]
         killer.start()
         time.sleep(5)  # the outage: every session dies four times a second
         stop.set()
         killer.join()
-        replies = client.collect(set(sent), timeout=120)
+        try:
+            replies = client.collect(set(sent), timeout=120)
+        except AssertionError as failure:
+            raise AssertionError(f"{failure}; worker log:\n{worker.output()[-3000:]}") from None
         alive = worker.alive
     finally:
         stop.set()
