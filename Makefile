@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench bench-full demo clean browser
+.PHONY: run test lint typecheck unit bench bench-full demo clean browser services
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,7 +35,11 @@ browser:
 	   (apt-get update -q >/dev/null && apt-get install -y -q chromium fonts-dejavu-core >/dev/null))) || \
 	  echo "warning: /usr/bin/chromium missing; the browser tests will fail" >&2
 
-test: $(STAMP) lint typecheck browser
+# The integration tests talk to real PostgreSQL, Redis and RabbitMQ: start any that is down.
+services:
+	@.ci/services
+
+test: $(STAMP) lint typecheck browser services
 	$(BIN)/pytest
 
 bench: $(STAMP)
