@@ -225,9 +225,7 @@ def test_a_missing_context_key_is_a_loud_error(kind: str, key: str) -> None:
 
 
 def test_user_text_is_escaped_in_html_and_kept_verbatim_in_text() -> None:
-    ctx = context(
-        "reminder", purpose="<script>alert(1)</script>", venue_name="<script>Hall</script>"
-    )
+    ctx = context("reminder", purpose="<script>alert(1)</script>", venue_name="<script>Hall</script>")
     text, html = bodies(wire(compose("reminder", context=ctx)))
 
     assert "<script>" not in html
@@ -257,16 +255,12 @@ def test_line_breaks_in_the_venue_name_cannot_add_a_header(newline: str) -> None
     )
     subject = message["Subject"]
     assert "\n" not in subject and "\r" not in subject
-    assert (
-        subject == "Reminder: your booking at Hall Bcc: eve@example.com on Thursday 3 December 2026"
-    )
+    assert subject == "Reminder: your booking at Hall Bcc: eve@example.com on Thursday 3 December 2026"
 
 
 @given(venue_name=st.text(max_size=80))
 def test_no_venue_name_changes_which_headers_exist(venue_name: str) -> None:
-    message = wire(
-        compose("auto-cancelled", context=context("auto-cancelled", venue_name=venue_name))
-    )
+    message = wire(compose("auto-cancelled", context=context("auto-cancelled", venue_name=venue_name)))
 
     assert len(message.keys()) == 9
     assert len(message.get_all("Subject") or []) == 1
