@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, create_engine, event, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from bookit.projections.tables import metadata, positions
 
@@ -18,7 +19,11 @@ from bookit.projections.tables import metadata, positions
 # FOR UPDATE: on PostgreSQL a second worker waits for the first one's batch instead of applying
 # the same events again and failing on their primary keys (SQLite serialises writers anyway).
 _POSITION = select(positions.c.position).where(positions.c.name == bindparam("follower")).with_for_update()
-_START = insert(positions)
+# Two followers starting at once both find no row: the second one's insert keeps the first's.
+_START = {
+    "sqlite": sqlite.insert(positions).on_conflict_do_nothing(),
+    "postgresql": postgresql.insert(positions).on_conflict_do_nothing(),
+}
 _ADVANCE = (
     update(positions)
     .where(positions.c.name == bindparam("follower"), positions.c.position == bindparam("old"))
@@ -47,7 +52,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def position_of(conn: Connection, name: str) -> int:
     row = conn.execute(_POSITION, {"follower": name}).first()
     if row is None:
-        conn.execute(_START, {"name": name, "position": 0})
+        conn.execute(_START[conn.dialect.name], {"name": name, "position": 0})
         return 0
     return int(row[0])
 

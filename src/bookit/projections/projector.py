@@ -4,6 +4,11 @@ Works the same on SQLite (which cannot push notifications) and PostgreSQL: it po
 tracked position. Each batch is one transaction: the rows and the new position commit together.
 A batch shorter than the batch size was the end of the log when it was read, so a pass that
 gets one stops there instead of asking the store again.
+
+Two processes may follow at once. PostgreSQL makes the second wait (the position is read FOR
+UPDATE). SQLite ignores FOR UPDATE and takes its write lock only at the first insert, so the
+second one can write rows the first has just committed: its duplicate key, like a failed
+compare-and-set, means "someone else applied this batch", and it stands down.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 
 from eventsourcing.application import Application
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from bookit.projections import audit, bookings, due_timers, waitlist
 from bookit.projections.database import advance, position_of
@@ -45,17 +51,21 @@ class Projector:
         """Apply everything new; returns how many events were applied."""
         applied = 0
         while True:
-            with self.engine.begin() as conn:
-                self.position = position = position_of(conn, self.name)
-                notifications = self.app.recorder.select_notifications(
-                    start=position + 1, limit=self.batch_size
-                )
-                if not notifications:
-                    return applied
-                self.apply_all(conn, ((n.id, self.app.mapper.to_domain_event(n)) for n in notifications))
-                if not advance(conn, self.name, position, notifications[-1].id):
-                    conn.rollback()  # another worker applied this batch first
-                    return applied
+            try:
+                with self.engine.begin() as conn:
+                    self.position = position = position_of(conn, self.name)
+                    notifications = self.app.recorder.select_notifications(
+                        start=position + 1, limit=self.batch_size
+                    )
+                    if not notifications:
+                        return applied
+                    events = ((n.id, self.app.mapper.to_domain_event(n)) for n in notifications)
+                    self.apply_all(conn, events)
+                    if not advance(conn, self.name, position, notifications[-1].id):
+                        conn.rollback()  # another worker applied this batch first
+                        return applied
+            except IntegrityError:
+                return applied  # another worker applied (some of) this batch first: rolled back
             self.position = notifications[-1].id
             applied += len(notifications)
             if progress is not None:
