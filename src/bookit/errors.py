@@ -3,9 +3,23 @@
 `Refused` (exit 1) means a domain rule said no; `BadInput` (exit 2) means the command could not
 be understood or names something that does not exist. Both carry a short machine-readable code
 and a message a person can act on. Neither ever leaves anything written in the store.
+`StoreUnavailable` (exit 1) is not a decision at all: the store could not be reached or stayed
+locked, and the caller should look before trying again.
 """
 
 from __future__ import annotations
+
+import reprlib
+
+# Messages quote what the person sent, so they can see the typo; a megabyte sent on purpose
+# must not come back as a megabyte of error (on stderr, in a reply, in the refusals table).
+_quote = reprlib.Repr()
+_quote.maxstring = _quote.maxother = 60
+
+
+def shown(value: object) -> str:
+    """`value` as a message quotes it: repr, cut short in the middle when long."""
+    return _quote.repr(value)
 
 
 class BookitError(Exception):
@@ -34,4 +48,20 @@ class BadInput(BookitError):
 
 class NotFound(BadInput):
     def __init__(self, what: str, ident: object) -> None:
-        super().__init__(f"unknown {what}: {ident}", f"unknown_{what.replace(' ', '_')}")
+        text = str(ident)
+        quoted = text if len(text) <= 60 else shown(text)
+        super().__init__(f"unknown {what}: {quoted}", f"unknown_{what.replace(' ', '_')}")
+
+
+class StoreUnavailable(BookitError):
+    """The event store or the read models could not be used (exit code 1)."""
+
+    exit_code = 1
+
+    def __init__(self, why: object) -> None:
+        first_line = str(why).strip().splitlines()[0] if str(why).strip() else type(why).__name__
+        super().__init__(
+            f"the store is unavailable ({first_line[:200]}); the command may not have been carried out: "
+            "check with `bookit show` or `bookit bookings` before trying again",
+            "store_unavailable",
+        )

@@ -16,11 +16,13 @@ from datetime import datetime
 from typing import Any, NoReturn, TextIO
 
 import click
+import sqlalchemy.exc
+from eventsourcing.persistence import PersistenceError
 
 from bookit import commands as c
 from bookit.aggregates.base import SYSTEM
 from bookit.bootstrap import Service, bootstrap, system_clock
-from bookit.errors import BadInput, BookitError
+from bookit.errors import BadInput, BookitError, StoreUnavailable
 from bookit.localtime import parse_instant
 from bookit.projections import queries
 
@@ -85,6 +87,10 @@ class _Group(click.Group):
             _fail(ctx.find_object(Context), error)
         except ValueError as error:
             _fail(ctx.find_object(Context), BadInput(str(error), "bad_input"))
+        except (PersistenceError, sqlalchemy.exc.DBAPIError) as error:
+            # A lock held past the timeout, a killed session: a transaction that failed wrote
+            # nothing, but the person needs to hear that, not read a traceback.
+            _fail(ctx.find_object(Context), StoreUnavailable(error))
 
 
 pass_ctx = click.make_pass_decorator(Context)
