@@ -27,7 +27,7 @@ from bookit.aggregates.venue import Venue
 from bookit.aggregates.venue_day import Interval, VenueDay
 from bookit.aggregates.waitlist import WaitlistAllowance, WaitlistSlot, WaitlistTicket
 from bookit.config import Rules
-from bookit.errors import BadInput, NotFound, Refused
+from bookit.errors import BadInput, NotFound, Refused, shown
 from bookit.localtime import parse_date, parse_time, to_utc
 from bookit.policies.waitlist_offers import offer_freed_time
 
@@ -109,7 +109,7 @@ class BookIT(Application[UUID]):
             raise Refused("only an admin may register a venue", "not_admin")
         venue_id = cmd.venue_id or _slug(cmd.name)
         if self._maybe(Venue, Venue.id_for(venue_id)) is not None:
-            raise Refused(f"venue {venue_id!r} already exists", "venue_exists")
+            raise Refused(f"venue {shown(venue_id)} already exists", "venue_exists")
         venue = Venue.register(venue_id, cmd.name, cmd.tz, cause)
         return self._commit(cmd, cause, {"venue_id": venue_id}, venue)
 
@@ -380,5 +380,5 @@ def _booking_outcome(booking: Booking) -> Outcome:
 def _slug(name: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:64]
     if not slug:
-        raise BadInput(f"cannot derive a venue id from the name {name!r}; pass --id", "bad_venue_id")
+        raise BadInput(f"cannot derive a venue id from the name {shown(name)}; pass --id", "bad_venue_id")
     return slug

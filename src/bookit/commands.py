@@ -25,7 +25,7 @@ from pydantic import (
 from pydantic import EmailStr as _EmailStr
 
 from bookit.aggregates.base import SYSTEM
-from bookit.errors import BadInput
+from bookit.errors import BadInput, shown
 from bookit.localtime import parse_date, parse_time, zone
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -227,7 +227,7 @@ def parse_command(body: Any) -> Command:
     kind = body.get("type")
     cls = PUBLIC_COMMANDS.get(kind) if isinstance(kind, str) else None
     if cls is None:
-        raise BadInput(f"unknown command type: {kind!r}", "unknown_command")
+        raise BadInput(f"unknown command type: {shown(kind)}", "unknown_command")
     command = build(cls, **body)
     if command.actor == SYSTEM and cls is not Tick:
         # "system" is the clock's and the local operator's name; nobody may claim it on the bus.

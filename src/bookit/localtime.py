@@ -10,16 +10,16 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from bookit.errors import BadInput
+from bookit.errors import BadInput, shown
 
 
 def zone(name: str) -> ZoneInfo:
     if name not in _known_zones():
-        raise BadInput(f"unknown time zone: {name!r} (use an IANA name like Europe/London)", "bad_tz")
+        raise BadInput(f"unknown time zone: {shown(name)} (use an IANA name like Europe/London)", "bad_tz")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:  # pragma: no cover - guarded above
-        raise BadInput(f"unknown time zone: {name!r}", "bad_tz") from exc
+        raise BadInput(f"unknown time zone: {shown(name)}", "bad_tz") from exc
 
 
 _ZONES: frozenset[str] | None = None
@@ -38,7 +38,7 @@ def parse_date(text: str) -> date:
             raise ValueError
         return date.fromisoformat(text)
     except ValueError:
-        raise BadInput(f"malformed date {text!r}: expected YYYY-MM-DD", "bad_date") from None
+        raise BadInput(f"malformed date {shown(text)}: expected YYYY-MM-DD", "bad_date") from None
 
 
 def parse_time(text: str) -> time:
@@ -47,7 +47,7 @@ def parse_time(text: str) -> time:
             raise ValueError
         return time.fromisoformat(text)
     except ValueError:
-        raise BadInput(f"malformed time {text!r}: expected HH:MM", "bad_time") from None
+        raise BadInput(f"malformed time {shown(text)}: expected HH:MM", "bad_time") from None
 
 
 def to_utc(day: date, wall: time, tz_name: str) -> datetime:
@@ -76,7 +76,7 @@ def parse_instant(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise BadInput(f"malformed instant {text!r}: expected ISO 8601", "bad_now") from None
+        raise BadInput(f"malformed instant {shown(text)}: expected ISO 8601", "bad_now") from None
     if value.tzinfo is None:
-        raise BadInput(f"instant {text!r} has no UTC offset", "bad_now")
+        raise BadInput(f"instant {shown(text)} has no UTC offset", "bad_now")
     return value.astimezone(UTC)
