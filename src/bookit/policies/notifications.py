@@ -6,7 +6,10 @@ the delivery with its tracked position in one transaction. A crash after deliver
 the record re-delivers the same Message-ID, which the Maildir outbox recognises and skips.
 
 A delivered reminder is reported back as a command, because the booking must know when its
-owner was really told (rule 5: no auto-cancellation without a fair chance to confirm).
+owner was really told (rule 5: no auto-cancellation without a fair chance to confirm). The
+command runs after the email is recorded, so a crash in between would lose it: every pass
+therefore first reissues the command for each recorded reminder that has no receipt yet, from
+a watermark of reminders known to be reported, so it looks only at the newest few.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.utils import get_topic
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError as RowExists
 
@@ -28,11 +31,12 @@ from bookit import commands as c
 from bookit.adapters.mail import MailDeliveryError, Outbox, compose_email
 from bookit.aggregates.base import SYSTEM, derived_id, event_id
 from bookit.aggregates.booking import Booking
+from bookit.aggregates.receipt import CommandReceipt
 from bookit.aggregates.venue import Venue
 from bookit.aggregates.waitlist import WaitlistSlot
 from bookit.links import Link, LinkSigner
 from bookit.projections.database import advance, position_of
-from bookit.projections.tables import emails_sent, iso
+from bookit.projections.tables import emails_sent, from_iso, iso
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +60,14 @@ _RECORD_SENT = {
     "sqlite": sqlite.insert(emails_sent).on_conflict_do_nothing(),
     "postgresql": postgresql.insert(emails_sent).on_conflict_do_nothing(),
 }
+
+# The tracked position up to which every recorded reminder is known to be on its booking.
+REMINDERS_REPORTED = "mail-reminders-reported"
+_REMINDERS_AFTER = (
+    select(emails_sent.c.position, emails_sent.c.sent_at)
+    .where(emails_sent.c.kind == "reminder", emails_sent.c.position > bindparam("after"))
+    .order_by(emails_sent.c.position)
+)
 
 
 @dataclass(frozen=True)
@@ -91,7 +103,7 @@ class Mailer:
 
     def catch_up(self, now: datetime) -> tuple[int, list[c.Command]]:
         """Send what is owed; returns (events passed, follow-up commands to run)."""
-        passed, follow_ups = 0, list[c.Command]()
+        passed, follow_ups = 0, self._unreported_reminders()
         while True:
             with self.engine.connect() as conn:
                 self.position = position_of(conn, self.name)
@@ -137,6 +149,40 @@ class Mailer:
             follow_ups += reminded
             if len(notifications) < self.batch_size:
                 return passed, follow_ups  # that was the end of the log when it was read
+
+    def _unreported_reminders(self) -> list[c.Command]:
+        """`RecordReminderDelivery` again for each recorded reminder whose command never ran (a
+        crash between the record and the command); the watermark moves past the ones that did."""
+        with self.engine.connect() as conn:
+            watermark = position_of(conn, REMINDERS_REPORTED)
+            rows = conn.execute(_REMINDERS_AFTER, {"after": watermark}).all()
+            conn.commit()
+        if not rows:
+            return []
+        unreported: list[c.Command] = []
+        reported = watermark
+        for position, sent_at in rows:
+            command = self._reminder_at(position, from_iso(sent_at))
+            if command is None or CommandReceipt.id_for(command.command_id) in self.app.repository:
+                if not unreported:
+                    reported = position  # only a run with no gap, so none is skipped for ever
+                continue
+            unreported.append(command)
+        if reported != watermark:
+            with self.engine.begin() as conn:
+                advance(conn, REMINDERS_REPORTED, watermark, reported)  # lost race: the other moved it
+        if unreported:
+            log.warning("reissuing %d reminder deliveries that were never recorded", len(unreported))
+        return unreported
+
+    def _reminder_at(self, position: int, delivered_at: datetime) -> c.Command | None:
+        notifications = self.app.recorder.select_notifications(start=position, limit=1)
+        if not notifications or notifications[0].id != position:
+            return None  # not a stored event: nothing to report
+        event = self.app.mapper.to_domain_event(notifications[0])
+        if not isinstance(event, Booking.Reminded):
+            return None
+        return _reminder_delivered(event, delivered_at)
 
     def _commit(self, sent: list[tuple[Email, int]], position: int, now: datetime) -> bool:
         """Record the delivered emails and move the tracked position to `position`, atomically;
