@@ -12,14 +12,11 @@ import base64
 import json
 import mailbox
 import re
-import socket
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import default as default_policy
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +24,9 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from bookit import commands as c
-from bookit.adapters.web import serve_links
 from bookit.bootstrap import Service, bootstrap
 from bookit.links import Link
+from link_pages import buttons, free_port, links_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -47,12 +44,6 @@ ALICE, BOB = "alice@example.com", "bob@example.com"
 THURSDAY = "2026-12-03"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
@@ -67,7 +58,7 @@ def _launch(playwright: Playwright) -> Browser:
 
 @pytest.fixture
 def port() -> int:
-    return _free_port()
+    return free_port()
 
 
 @pytest.fixture
@@ -81,42 +72,12 @@ def service(tmp_path: Path, clock: Any, port: int, monkeypatch: pytest.MonkeyPat
 
 @pytest.fixture
 def page(service: Service, port: int, browser: Browser) -> Iterator[Page]:
-    stop = threading.Event()
-    server = threading.Thread(target=serve_links, args=(service, "127.0.0.1", port, stop), daemon=True)
-    server.start()
     context = browser.new_context(viewport={"width": 390, "height": 760}, is_mobile=True, has_touch=True)
     try:
-        _wait_until_listening(port, stop)
-        yield context.new_page()
+        with links_server(service, port):
+            yield context.new_page()
     finally:
         context.close()
-        stop.set()
-        server.join(timeout=30)
-
-
-def _wait_until_listening(port: int, stop: threading.Event) -> None:
-    for _ in range(400):
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        stop.wait(0.025)
-    pytest.fail(f"the links server never listened on port {port}")
-
-
-class _Anchors(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.links: dict[str, str] = {}
-        self._href: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            self._href = dict(attrs).get("href")
-
-    def handle_data(self, data: str) -> None:
-        if self._href and data.strip():
-            self.links[data.strip()] = self._href
-            self._href = None
 
 
 def link_in_mail(service: Service, kind: str, to: str, button: str) -> str:
@@ -127,11 +88,7 @@ def link_in_mail(service: Service, kind: str, to: str, button: str) -> str:
     found = [m for m in found if m["X-BookIT-Kind"] == kind and m["To"] == to]
     assert found, f"no {kind} email to {to} in the Maildir"
     newest = max(found, key=lambda m: m["Date"].datetime)
-    html_part = newest.get_body(("html",))
-    assert html_part is not None
-    anchors = _Anchors()
-    anchors.feed(html_part.get_content())
-    return anchors.links[button]
+    return buttons(newest)[button]
 
 
 def topics(driver: Any) -> list[str]:

@@ -12,7 +12,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 from typing import Any
 from uuid import UUID
 
@@ -24,35 +23,17 @@ from bookit.adapters.web import http_address, link_command_id, serve_links
 from bookit.bootstrap import Service
 from bookit.links import Link
 from bookit.projections import queries
+from link_pages import buttons, free_port, links_server
 
 ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol@example.com"
 THURSDAY = "2026-12-03"
-
-
-class _Anchors(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.links: dict[str, str] = {}
-        self._href: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            self._href = dict(attrs).get("href")
-
-    def handle_data(self, data: str) -> None:
-        if self._href and data.strip():
-            self.links[data.strip()] = self._href
-            self._href = None
 
 
 def email_link(service: Service, kind: str, to: str, text: str) -> str:
     """The path of the button labelled `text` in the latest `kind` email to `to`."""
     messages = [m for m in service.mailer.outbox.messages() if m["X-BookIT-Kind"] == kind and m["To"] == to]
     assert messages, f"no {kind} email to {to}"
-    body = messages[-1].get_body(("html",)).get_content()
-    parser = _Anchors()
-    parser.feed(body)
-    url = parser.links[text]
+    url = buttons(messages[-1])[text]
     assert url.startswith("http://127.0.0.1:8080/l/")
     return url.removeprefix("http://127.0.0.1:8080")
 
@@ -85,31 +66,12 @@ def reforge(path: str, **changes: Any) -> str:
     return f"/l/{new_body.decode().rstrip('=')}.{signature}"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def running_links(service: Service) -> Iterator[httpx.Client]:
-    """The real server (uvicorn in a thread, as `bookit run` starts it) and a client for it."""
-    port, stop = _free_port(), threading.Event()
-    server = threading.Thread(target=serve_links, args=(service, "127.0.0.1", port, stop), daemon=True)
-    server.start()
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            for _ in range(400):  # until uvicorn listens
-                try:
-                    client.get("/")
-                    break
-                except httpx.ConnectError:
-                    stop.wait(0.025)
-            yield client
-    finally:
-        stop.set()
-        server.join(timeout=30)
-    assert not server.is_alive(), "the links server did not stop when asked"
+    """The real server and a client for it."""
+    port = free_port()
+    with links_server(service, port), httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        yield client
 
 
 @pytest.fixture
