@@ -14,7 +14,12 @@ from bookit.projections.tables import iso
 _ENVELOPE = ("originator_id", "originator_version", "timestamp", "originator_topic")
 
 
+_AS_IS = frozenset({str, int, bool, float, type(None)})
+
+
 def _plain(value: Any) -> Any:
+    if type(value) in _AS_IS:  # most fields: checked first, as this runs for every stored event
+        return value
     if isinstance(value, datetime):
         return iso(value)
     if isinstance(value, UUID):

@@ -4,30 +4,53 @@ which command or due timer; indexed by the booking and waitlist entry it concern
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
-
-from sqlalchemy import Connection, insert
+from uuid import UUID
 
 from bookit.aggregates.booking import Booking
-from bookit.event_data import fields_of, topic_of
-from bookit.projections.tables import audit, iso
+from bookit.event_data import topic_of
+from bookit.projections.batch import Batch
+from bookit.projections.tables import iso
+
+# The envelope has columns of its own, and so do actor and command_id.
+_NOT_DATA = frozenset(
+    ("originator_id", "originator_version", "timestamp", "originator_topic", "actor", "command_id")
+)
 
 
-def record(conn: Connection, e: Any, position: int) -> None:
-    data = fields_of(e)
-    booking_id = str(e.originator_id) if isinstance(e, Booking.Event) else data.get("booking_id")
-    entry_id = data.get("entry_id") or data.get("waitlist_entry_id")
-    conn.execute(
-        insert(audit).values(
-            position=position,
-            aggregate_id=str(e.originator_id),
-            version=e.originator_version,
-            topic=topic_of(e),
-            at=iso(e.timestamp),
-            actor=data.pop("actor"),
-            command_id=data.pop("command_id"),
-            booking_id=booking_id,
-            entry_id=entry_id,
-            data=json.dumps(data, sort_keys=True, separators=(",", ":")),
-        )
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} in an event has no JSON form")
+
+
+# What `json.dumps(event_data.fields_of(e), sort_keys=True)` gives, for events read back from the
+# store (whose dict keys are all strings), without first copying every value: the encoder turns
+# instants and ids into text as it meets them. This runs for every stored event.
+_DATA = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_plain)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def record(batch: Batch, e: Any, position: int) -> None:
+    state = vars(e)
+    booking_id = _text(e.originator_id if isinstance(e, Booking.Event) else state.get("booking_id"))
+    batch.audit.insert(
+        {
+            "position": position,
+            "aggregate_id": str(e.originator_id),
+            "version": e.originator_version,
+            "topic": topic_of(e),
+            "at": iso(e.timestamp),
+            "actor": state["actor"],
+            "command_id": state["command_id"],
+            "booking_id": booking_id,
+            "entry_id": _text(state.get("entry_id") or state.get("waitlist_entry_id")),
+            "data": _DATA.encode({k: v for k, v in state.items() if k not in _NOT_DATA}),
+        }
     )

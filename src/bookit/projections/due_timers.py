@@ -13,13 +13,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, delete, insert, select
-
 from bookit.aggregates.base import derived_id
 from bookit.aggregates.booking import Booking
 from bookit.aggregates.receipt import CommandReceipt
 from bookit.aggregates.waitlist import WaitlistSlot
-from bookit.projections.tables import due_timers, iso
+from bookit.projections.batch import Batch
+from bookit.projections.tables import iso
 
 REMIND = "remind"
 AUTO_CANCEL = "auto_cancel"
@@ -33,21 +32,18 @@ def timer_command_id(timer_key: str, due_at: str) -> UUID:
     return derived_id("timer", timer_key, due_at)
 
 
-def _add(conn: Connection, kind: str, subject_id: str, due: datetime, slot_id: str | None = None) -> None:
+def _add(batch: Batch, kind: str, subject_id: str, due: datetime, slot_id: str | None = None) -> None:
     key = f"{kind}:{subject_id}"
     due_at = _not_before(due)
-    exists = conn.execute(select(due_timers.c.timer_key).where(due_timers.c.timer_key == key)).first()
-    if exists:
-        return
-    conn.execute(
-        insert(due_timers).values(
-            timer_key=key,
-            kind=kind,
-            due_at=due_at,
-            subject_id=subject_id,
-            slot_id=slot_id,
-            command_id=str(timer_command_id(key, due_at)),
-        )
+    batch.due_timers.add(
+        {
+            "timer_key": key,
+            "kind": kind,
+            "due_at": due_at,
+            "subject_id": subject_id,
+            "slot_id": slot_id,
+            "command_id": str(timer_command_id(key, due_at)),
+        }
     )
 
 
@@ -60,52 +56,52 @@ def _not_before(due: datetime) -> str:
     return rounded
 
 
-def _drop(conn: Connection, kind: str, subject_id: str) -> None:
-    conn.execute(delete(due_timers).where(due_timers.c.timer_key == f"{kind}:{subject_id}"))
+def _drop(batch: Batch, kind: str, subject_id: str) -> None:
+    batch.due_timers.drop(f"{kind}:{subject_id}")
 
 
-def booked(conn: Connection, e: Booking.Booked) -> None:
+def booked(batch: Batch, e: Booking.Booked) -> None:
     booking_id = str(e.originator_id)
     if e.reminder_due is not None:
-        _add(conn, REMIND, booking_id, e.reminder_due)
+        _add(batch, REMIND, booking_id, e.reminder_due)
     if e.cancel_due is not None:
-        _add(conn, AUTO_CANCEL, booking_id, e.cancel_due)
+        _add(batch, AUTO_CANCEL, booking_id, e.cancel_due)
 
 
-def reminded(conn: Connection, e: Booking.Reminded) -> None:
-    _drop(conn, REMIND, str(e.originator_id))
+def reminded(batch: Batch, e: Booking.Reminded) -> None:
+    _drop(batch, REMIND, str(e.originator_id))
 
 
-def confirmation_settled(conn: Connection, e: Any) -> None:
-    _drop(conn, AUTO_CANCEL, str(e.originator_id))
+def confirmation_settled(batch: Batch, e: Any) -> None:
+    _drop(batch, AUTO_CANCEL, str(e.originator_id))
 
 
-def booking_ended(conn: Connection, e: Any) -> None:
-    _drop(conn, REMIND, str(e.originator_id))
-    _drop(conn, AUTO_CANCEL, str(e.originator_id))
+def booking_ended(batch: Batch, e: Any) -> None:
+    _drop(batch, REMIND, str(e.originator_id))
+    _drop(batch, AUTO_CANCEL, str(e.originator_id))
 
 
-def slot_opened(conn: Connection, e: WaitlistSlot.Opened) -> None:
+def slot_opened(batch: Batch, e: WaitlistSlot.Opened) -> None:
     # The queue must be closed, and the people still in it told, once the slot starts.
-    _add(conn, CLOSE_QUEUE, str(e.originator_id), e.starts_at, slot_id=str(e.originator_id))
+    _add(batch, CLOSE_QUEUE, str(e.originator_id), e.starts_at, slot_id=str(e.originator_id))
 
 
-def offered(conn: Connection, e: WaitlistSlot.Notified) -> None:
-    _add(conn, EXPIRE_OFFER, e.entry_id, e.deadline, slot_id=str(e.originator_id))
+def offered(batch: Batch, e: WaitlistSlot.Notified) -> None:
+    _add(batch, EXPIRE_OFFER, e.entry_id, e.deadline, slot_id=str(e.originator_id))
 
 
-def offer_settled(conn: Connection, e: Any) -> None:
-    _drop(conn, EXPIRE_OFFER, e.entry_id)
+def offer_settled(batch: Batch, e: Any) -> None:
+    _drop(batch, EXPIRE_OFFER, e.entry_id)
 
 
-def queue_closed(conn: Connection, e: WaitlistSlot.Closed) -> None:
-    _drop(conn, CLOSE_QUEUE, str(e.originator_id))
+def queue_closed(batch: Batch, e: WaitlistSlot.Closed) -> None:
+    _drop(batch, CLOSE_QUEUE, str(e.originator_id))
     for entry_id in e.entry_ids:
-        _drop(conn, EXPIRE_OFFER, entry_id)
+        _drop(batch, EXPIRE_OFFER, entry_id)
 
 
-def command_handled(conn: Connection, e: CommandReceipt.Handled) -> None:
-    conn.execute(delete(due_timers).where(due_timers.c.command_id == e.command_id))
+def command_handled(batch: Batch, e: CommandReceipt.Handled) -> None:
+    batch.due_timers.drop_of_command(e.command_id)
 
 
 HANDLERS: dict[type, Any] = {

@@ -22,9 +22,10 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from bookit.projections import audit, bookings, due_timers, waitlist
+from bookit.projections.batch import Batch
 from bookit.projections.database import advance, position_of
 
-Handler = Callable[[Connection, Any], None]
+Handler = Callable[[Batch, Any], None]
 
 
 def _handlers_by_type() -> dict[type, list[Handler]]:
@@ -74,7 +75,9 @@ class Projector:
                 return applied
 
     def apply_all(self, conn: Connection, events: Iterable[tuple[int, Any]]) -> None:
+        batch = Batch(conn)
         for position, event in events:
             for handler in self._handlers.get(type(event), ()):
-                handler(conn, event)
-            audit.record(conn, event, position)
+                handler(batch, event)
+            audit.record(batch, event, position)
+        batch.flush()

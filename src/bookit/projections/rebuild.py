@@ -16,13 +16,16 @@ from bookit.projections.database import make_engine
 from bookit.projections.projector import Projector
 from bookit.projections.tables import PROJECTED, metadata, positions
 
+REBUILD_BATCH = 2000
+
 
 def rebuild(app: Application[Any], engine: Engine, progress: Callable[[int], None] | None = None) -> int:
     with engine.begin() as conn:
         for table in reversed(PROJECTED):
             conn.execute(delete(table))
         conn.execute(update(positions).where(positions.c.name == Projector.name).values(position=0))
-    return Projector(app, engine).catch_up(progress)
+    # Large batches: a rebuild is one long catch-up, and each batch costs a commit.
+    return Projector(app, engine, batch_size=REBUILD_BATCH).catch_up(progress)
 
 
 @dataclass
@@ -50,7 +53,7 @@ def verify(
     with tempfile.TemporaryDirectory() as scratch:
         fresh = make_engine(f"sqlite:///{Path(scratch) / 'verify.sqlite'}")
         metadata.create_all(fresh)
-        Projector(app, fresh).catch_up(progress)
+        Projector(app, fresh, batch_size=REBUILD_BATCH).catch_up(progress)
         expected, actual = dump(fresh), dump(live)
         fresh.dispose()
     differences = []

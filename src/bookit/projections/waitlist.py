@@ -8,77 +8,72 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
-
 from bookit.aggregates.waitlist import WaitlistSlot
-from bookit.projections.tables import iso, waitlist_entries, waitlist_slots
+from bookit.projections.batch import Batch
+from bookit.projections.tables import iso
 
 
-def opened(conn: Connection, e: WaitlistSlot.Opened) -> None:
-    conn.execute(
-        insert(waitlist_slots).values(
-            slot_id=str(e.originator_id),
-            venue_id=e.venue_id,
-            date=e.date,
-            start=e.start,
-            end=e.end,
-            starts_at=iso(e.starts_at),
-        )
+def opened(batch: Batch, e: WaitlistSlot.Opened) -> None:
+    batch.waitlist_slots.insert(
+        {
+            "slot_id": str(e.originator_id),
+            "venue_id": e.venue_id,
+            "date": e.date,
+            "start": e.start,
+            "end": e.end,
+            "starts_at": iso(e.starts_at),
+        }
     )
 
 
-def joined(conn: Connection, e: WaitlistSlot.Joined) -> None:
+def joined(batch: Batch, e: WaitlistSlot.Joined) -> None:
     slot_id = str(e.originator_id)
-    slot = conn.execute(select(waitlist_slots).where(waitlist_slots.c.slot_id == slot_id)).one()
-    conn.execute(
-        insert(waitlist_entries).values(
-            entry_id=e.entry_id,
-            slot_id=slot_id,
-            venue_id=slot.venue_id,
-            date=slot.date,
-            start=slot.start,
-            end=slot.end,
-            user=e.user,
-            priority=e.priority,
-            seq=e.seq,
-            status="waiting",
-            offered_until=None,
-            joined_at=iso(e.timestamp),
-        )
+    slot = batch.slot(slot_id)
+    batch.waitlist_entries.insert(
+        {
+            "entry_id": e.entry_id,
+            "slot_id": slot_id,
+            "venue_id": slot["venue_id"],
+            "date": slot["date"],
+            "start": slot["start"],
+            "end": slot["end"],
+            "user": e.user,
+            "priority": e.priority,
+            "seq": e.seq,
+            "status": "waiting",
+            "offered_until": None,
+            "joined_at": iso(e.timestamp),
+        }
     )
 
 
-def _status(conn: Connection, entry_id: str, status: str, **values: Any) -> None:
-    conn.execute(
-        update(waitlist_entries)
-        .where(waitlist_entries.c.entry_id == entry_id)
-        .values(status=status, **values)
-    )
+def _status(batch: Batch, entry_id: str, status: str, **values: Any) -> None:
+    batch.waitlist_entries.update(entry_id, status=status, **values)
 
 
-def left(conn: Connection, e: WaitlistSlot.Left) -> None:
-    _status(conn, e.entry_id, "left", offered_until=None)
+def left(batch: Batch, e: WaitlistSlot.Left) -> None:
+    _status(batch, e.entry_id, "left", offered_until=None)
 
 
-def notified(conn: Connection, e: WaitlistSlot.Notified) -> None:
-    _status(conn, e.entry_id, "offered", offered_until=iso(e.deadline))
+def notified(batch: Batch, e: WaitlistSlot.Notified) -> None:
+    _status(batch, e.entry_id, "offered", offered_until=iso(e.deadline))
 
 
-def claimed(conn: Connection, e: WaitlistSlot.Claimed) -> None:
-    _status(conn, e.entry_id, "claimed", offered_until=None)
+def claimed(batch: Batch, e: WaitlistSlot.Claimed) -> None:
+    _status(batch, e.entry_id, "claimed", offered_until=None)
 
 
-def declined(conn: Connection, e: WaitlistSlot.Declined) -> None:
-    _status(conn, e.entry_id, "declined", offered_until=None)
+def declined(batch: Batch, e: WaitlistSlot.Declined) -> None:
+    _status(batch, e.entry_id, "declined", offered_until=None)
 
 
-def expired(conn: Connection, e: WaitlistSlot.Expired) -> None:
-    _status(conn, e.entry_id, "expired", offered_until=None)
+def expired(batch: Batch, e: WaitlistSlot.Expired) -> None:
+    _status(batch, e.entry_id, "expired", offered_until=None)
 
 
-def closed(conn: Connection, e: WaitlistSlot.Closed) -> None:
+def closed(batch: Batch, e: WaitlistSlot.Closed) -> None:
     for entry_id in e.entry_ids:
-        _status(conn, entry_id, "closed", offered_until=None)
+        _status(batch, entry_id, "closed", offered_until=None)
 
 
 HANDLERS: dict[type, Any] = {
