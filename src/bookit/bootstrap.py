@@ -80,9 +80,15 @@ def _schema_turn(store: str) -> Iterator[None]:
         yield
         return
     import psycopg
+    from eventsourcing.persistence import OperationalError
 
-    with psycopg.connect(store, autocommit=True) as conn:
+    try:
+        conn = psycopg.connect(store, autocommit=True)
         conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+    except psycopg.OperationalError as error:
+        # Said the way the event store says it, so callers handle one kind of "store is down".
+        raise OperationalError(str(error)) from error
+    with conn:
         yield  # the lock ends with the session
 
 
@@ -124,6 +130,8 @@ def bootstrap(
         outbox or make_outbox(home),
         links,
         offer_minutes=int(rules.offer_window.total_seconds() // 60),
+        retry_first=rules.mail_retry_first,
+        retry_cap=rules.mail_retry_cap,
     )
     bus = MessageBus(app, projector, mailer, clock)
     return Service(app, engine, projector, mailer, bus, home, links)

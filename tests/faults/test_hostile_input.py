@@ -296,6 +296,7 @@ def test_bytes_that_are_not_utf8_on_the_real_command_line_get_exit_2_and_a_messa
     stderr = done.stderr.decode("utf-8", "replace")
     assert done.returncode == 2, stderr
     assert stderr.startswith("error: ") and "Traceback" not in stderr, stderr
+    assert "codec" not in stderr, f"a message for Python programmers, not for the person: {stderr}"
     assert stored(cli_home) == before
 
 

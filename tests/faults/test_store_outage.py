@@ -117,8 +117,8 @@ def test_a_worker_whose_postgresql_sessions_are_killed_again_and_again_loses_and
 
     killer = threading.Thread(target=keep_killing)
     try:
-        # Mid-run: the worker is up and consuming. (A worker whose store drops it while it is
-        # still starting exits with the error, for its supervisor to start it again.)
+        # Mid-run: the worker is up and consuming. (One whose store is down while it starts
+        # waits for it: the last test in this file.)
         servers.wait_until(lambda: "consuming from" in worker.output(), "the worker to consume")
         sent = [client.publish(body) for body in bodies]
         killer.start()
@@ -296,3 +296,35 @@ def test_a_sqlite_store_busy_past_the_lock_timeout_gives_a_clear_error_and_the_w
     finally:
         service.close()
     assert_failed_clearly(local)
+
+
+def test_a_worker_started_before_its_database_exists_waits_for_it_then_serves(
+    tmp_path: Path, rabbit: Any
+) -> None:
+    """A supervisor may start BookIT while PostgreSQL is still coming up: the worker says what
+    it waits for, retries with back-off, and serves once the store answers."""
+    servers.need("127.0.0.1", 5432, "PostgreSQL")
+    url, topology = rabbit
+    name = f"bookit_t_{uuid4().hex[:16]}"
+    store, home = f"postgresql://postgres@127.0.0.1:5432/{name}", tmp_path / "home"
+    args = ["--home", str(home), "--store", store, "--bus", url, "--now", NOW, "run", "--every", "3600"]
+    worker = servers.WorkerProcess(args, tmp_path / "worker.log").start()
+    client = ConfirmedClient(url, topology)
+    try:
+        servers.wait_until(lambda: worker.output().count("store is unavailable") >= 2, "two retries")
+        assert worker.alive and "consuming from" not in worker.output()
+        with psycopg.connect(servers.PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        servers.wait_until(lambda: "consuming from" in worker.output(), "the worker to consume")
+        venue = c.RegisterVenue(actor=USERS[0], name="Main Hall", tz="Europe/London")
+        sent = client.publish(venue.model_dump(mode="json"))
+        replies = client.collect({sent}, timeout=60)
+        output = worker.output()
+    finally:
+        worker.stop()
+        client.close()
+        with psycopg.connect(servers.PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    assert "Traceback" not in output, output[-3000:]
+    # Served by the rules: a stranger may not register a venue.
+    assert (replies[sent]["ok"], replies[sent]["code"]) == (False, "not_admin")

@@ -85,6 +85,9 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except BookitError as error:
             _fail(ctx.find_object(Context), error)
+        except UnicodeError:
+            # Bytes that are not UTF-8 in argv reach us as lone surrogates; say so plainly.
+            _fail(ctx.find_object(Context), BadInput("an argument is not valid UTF-8 text", "bad_input"))
         except ValueError as error:
             _fail(ctx.find_object(Context), BadInput(str(error), "bad_input"))
         except (PersistenceError, sqlalchemy.exc.DBAPIError) as error:

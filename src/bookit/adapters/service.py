@@ -10,12 +10,20 @@ from datetime import datetime
 from typing import Any
 
 import click
+import sqlalchemy.exc
+from eventsourcing.persistence import PersistenceError
 
 from bookit import commands as c
 from bookit.application import Outcome
+from bookit.bootstrap import Service
 from bookit.messagebus import MessageBus
 
 log = logging.getLogger(__name__)
+
+# What a store that is down, restarting or locked past its timeout raises. A service outlives it:
+# nothing half-written remains (each write is one transaction), so it waits and tries again.
+STORE_ERRORS = (PersistenceError, sqlalchemy.exc.DBAPIError)
+FIRST_RETRY, LONGEST_RETRY = 0.5, 5.0
 
 
 class SerialisedBus:
@@ -45,8 +53,10 @@ def run_service(ctx: Any, every: float, once: bool = False) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    service = ctx.service
-    service.bus = SerialisedBus(service.bus)
+    service = _open_store(ctx, stop)
+    if service is None:
+        return
+    service.bus = SerialisedBus(service.bus)  # type: ignore[assignment]  # same handle/settle, locked
     host, port = http_address()
     pages = threading.Thread(target=serve_links, args=(service, host, port, stop), name="links", daemon=True)
     if not once:
@@ -63,7 +73,12 @@ def run_service(ctx: Any, every: float, once: bool = False) -> None:
             run_worker(ctx, every=every, stop=stop, once=once)
             return
         while not stop.is_set():
-            result = service.bus.handle(c.Tick(now=ctx.clock()))
+            try:
+                result = service.bus.handle(c.Tick(now=ctx.clock()))
+            except STORE_ERRORS as error:
+                log.warning("tick failed, the store is unavailable: %s", _first_line(error))
+                stop.wait(every)
+                continue
             if result["handled"] or result["skipped"]:
                 log.info(
                     "tick at %s: %s handled, %s skipped", result["now"], result["handled"], result["skipped"]
@@ -75,3 +90,22 @@ def run_service(ctx: Any, every: float, once: bool = False) -> None:
         stop.set()
         if pages.is_alive():
             pages.join(timeout=10)
+
+
+def _open_store(ctx: Any, stop: threading.Event) -> Service | None:
+    """The service, once its store answers; None if asked to stop first. A supervisor that starts
+    BookIT before its database is up (or during a restart) needs no restart loop of its own."""
+    delay = FIRST_RETRY
+    while True:
+        try:
+            service: Service = ctx.service
+            return service
+        except STORE_ERRORS as error:
+            log.warning("the store is unavailable, retrying in %.1fs: %s", delay, _first_line(error))
+        if stop.wait(delay):
+            return None
+        delay = min(delay * 2, LONGEST_RETRY)
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
