@@ -46,6 +46,11 @@ class LostRace(Refused):
         )
 
 
+class StaleCopy(Exception):
+    """A use case noticed it decided on a copy that changed under it: decide again, as after a
+    lost save."""
+
+
 class BookIT(Application[UUID]):
     name = "bookit"
     # Long-lived aggregates (a busy venue-day, a long queue) load from a recent snapshot.
@@ -90,7 +95,7 @@ class BookIT(Application[UUID]):
                 return earlier
             try:
                 return use_case(command, cause)
-            except IntegrityError:
+            except (IntegrityError, StaleCopy):
                 continue  # someone saved first: reload and decide again
         raise LostRace(MAX_ATTEMPTS)
 
@@ -242,11 +247,20 @@ class BookIT(Application[UUID]):
 
     def claim_offer(self, cmd: c.ClaimOffer, cause: Cause) -> Outcome:
         slot = self._slot_of_entry(cmd.entry_id)
+        read_at_version = slot.version
         entry_id = str(cmd.entry_id)
         booking_id = derived_id("booking", cmd.command_id)
         slot.claim(entry_id, booking_id, cause)
         day = self._venue_day(slot.venue_id, slot.date, cause)
-        day.take(booking_id, cause.actor, slot.starts_at, slot.ends_at, cause, claiming_entry=entry_id)
+        try:
+            day.take(booking_id, cause.actor, slot.starts_at, slot.ends_at, cause, claiming_entry=entry_id)
+        except Refused:
+            # The venue-day may be newer than our copy of the slot: another click on this offer
+            # won in between. Decided again from fresh copies, the loser hears "no open offer"
+            # (the truth) rather than "slot is taken" (by the winner: his own booking).
+            if self._slot_of_entry(cmd.entry_id).version != read_at_version:
+                raise StaleCopy() from None
+            raise
         booking = Booking.book(
             booking_id,
             venue_id=slot.venue_id,
