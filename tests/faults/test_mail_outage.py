@@ -6,8 +6,9 @@ grace period (1 h) before the confirmation deadline, is NOT auto-cancelled; the 
 why (`booking.auto_cancel_skipped`). When the server is back, the owed emails go out, each once.
 Meanwhile commands go on working: a mail outage never blocks a booking.
 
-The mailer retries a failed email on every settle and tick, in store order, without back-off
-(what exists today); the figures printed here (attempts per outage) are what a back-off would cut.
+The mailer retries a failed email with back-off (30 s doubling to 15 min; the ticks here are
+hours apart, so every tick may retry). A 554 is a refusal for good: that email is recorded as
+refused and never retried (`test_mail_backoff.py`), so the late delivery below uses a 451.
 """
 
 from __future__ import annotations
@@ -170,7 +171,7 @@ def test_a_reminder_delivered_inside_the_grace_period_does_not_cancel_and_says_w
     world: Any, mailhost: Mailhost
 ) -> None:
     service, clock = world
-    mailhost.refusal = "554 5.7.1 rejected"  # permanent by SMTP's book; retried all the same
+    mailhost.refusal = "451 4.3.0 try again later"  # a 554 would be refused for good, never sent
     mailhost.start()
     booking = book(service, ANN)
     tick(service, clock, "2026-12-02T10:00:00")

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.utils import get_topic
-from sqlalchemy import Engine, bindparam, insert, select
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, union
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError as RowExists
 
@@ -35,8 +35,10 @@ from bookit.aggregates.receipt import CommandReceipt
 from bookit.aggregates.venue import Venue
 from bookit.aggregates.waitlist import WaitlistSlot
 from bookit.links import Link, LinkSigner
+from bookit.policies import backoff
+from bookit.policies.backoff import Backoff
 from bookit.projections.database import advance, position_of
-from bookit.projections.tables import emails_sent, from_iso, iso
+from bookit.projections.tables import emails_refused, emails_sent, from_iso, iso
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +57,18 @@ ENTRY_EMAILS: dict[type, str] = {
 }
 MAILED_TOPICS = frozenset(get_topic(cls) for cls in (*BOOKING_EMAILS, *ENTRY_EMAILS))
 
-# An insert that keeps an existing row, where the dialect has one (a savepoint elsewhere).
-_RECORD_SENT = {
-    "sqlite": sqlite.insert(emails_sent).on_conflict_do_nothing(),
-    "postgresql": postgresql.insert(emails_sent).on_conflict_do_nothing(),
+# Inserts that keep an existing row, where the dialect has one (a savepoint elsewhere).
+_KEEP_EXISTING = {
+    (table.name, name): dialect.insert(table).on_conflict_do_nothing()
+    for table in (emails_sent, emails_refused)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
 }
+_RECORDED_AMONG = union(
+    *(
+        select(table.c.message_id).where(table.c.message_id.in_(bindparam("ids", expanding=True)))
+        for table in (emails_sent, emails_refused)
+    )
+)
 
 # The tracked position up to which every recorded reminder is known to be on its booking.
 REMINDERS_REPORTED = "mail-reminders-reported"
@@ -79,6 +88,24 @@ class Email:
     message_id: str
 
 
+@dataclass
+class Delivery:
+    """What became of one event's emails."""
+
+    sent: list[Email] = field(default_factory=list)
+    refused: list[tuple[Email, str]] = field(default_factory=list)  # for good: not retried
+    error: MailDeliveryError | None = None  # worth retrying: this email and the rest wait
+
+    def records(self, position: int) -> list[Record]:
+        return [(email, position, None) for email in self.sent] + [
+            (email, position, reason) for email, reason in self.refused
+        ]
+
+
+# An email to record at an event's position: sent, or refused for good with the reason.
+Record = tuple[Email, int, str | None]
+
+
 class Mailer:
     name = "mail"
 
@@ -90,6 +117,8 @@ class Mailer:
         links: LinkSigner,
         offer_minutes: int = 15,
         batch_size: int = 200,
+        retry_first: timedelta = timedelta(seconds=30),
+        retry_cap: timedelta = timedelta(minutes=15),
     ) -> None:
         self.app = app
         self.engine = engine
@@ -97,13 +126,33 @@ class Mailer:
         self.links = links
         self.offer_minutes = offer_minutes
         self.batch_size = batch_size
+        self.retry_first = retry_first
+        self.retry_cap = max(retry_cap, retry_first)
         self._venues: dict[str, Venue] = {}
-        self.last_error: str | None = None
+        self.backoff = Backoff()  # as the last pass read or left it
         self.position = 0  # where the last pass left the tracked position, as far as it saw
 
+    @property
+    def last_error(self) -> str | None:
+        return self.backoff.last_error or None
+
     def catch_up(self, now: datetime) -> tuple[int, list[c.Command]]:
-        """Send what is owed; returns (events passed, follow-up commands to run)."""
-        passed, follow_ups = 0, self._unreported_reminders()
+        """Send what is owed; returns (events passed, follow-up commands to run).
+
+        After a delivery fails for a reason that may pass, nothing is tried before the back-off
+        allows it: until then this returns at once, so commands never wait on a failing server.
+        """
+        with self.engine.connect() as conn:
+            watermark = position_of(conn, REMINDERS_REPORTED)
+            reminders = [
+                (row.position, row.sent_at) for row in conn.execute(_REMINDERS_AFTER, {"after": watermark})
+            ]
+            self.backoff = backoff.load(conn, self.name)
+            conn.commit()
+        follow_ups = self._unreported_reminders(watermark, reminders) if reminders else []
+        if self.backoff.holds(now):
+            return 0, follow_ups
+        passed = 0
         while True:
             with self.engine.connect() as conn:
                 self.position = position_of(conn, self.name)
@@ -118,50 +167,50 @@ class Mailer:
             # the event before or after them. Delivered emails are recorded before the next
             # event's are sent, so a crash still re-delivers at most one event's emails.
             last, unrecorded = self.position, 0
-            sent: list[tuple[Email, int]] = []
+            done: list[Record] = []
             reminded: list[c.Command] = []
             for notification in notifications:
                 if notification.topic in MAILED_TOPICS:
-                    if sent:
-                        if not self._commit(sent, last, now):
+                    if done:
+                        if not self._commit(done, last, now):
                             return passed, follow_ups  # another worker's mailer got here first
-                        passed, unrecorded, sent = passed + unrecorded, 0, []
+                        passed, unrecorded, done = passed + unrecorded, 0, []
                         follow_ups += reminded
                         reminded = []
                     event = self.app.mapper.to_domain_event(notification)
-                    try:
-                        emails = list(self.emails_for(event))
-                        self._deliver(emails, now)
-                    except MailDeliveryError as error:
-                        # Stop here and keep the position: the next pass retries from this event.
-                        self.last_error = str(error)
-                        log.warning("mail delivery failed, will retry: %s", error)
+                    delivery = self._deliver(self._still_owed(list(self.emails_for(event))), now)
+                    if delivery.error is not None:
+                        # Keep the position at this event: the next allowed pass retries from it.
+                        self._back_off(delivery.error, delivery.records(notification.id), now)
                         if unrecorded and self._commit([], last, now):
                             passed += unrecorded
                         return passed, follow_ups
-                    sent = [(email, notification.id) for email in emails]
-                    if emails and isinstance(event, Booking.Reminded):
+                    if self.backoff.failures:
+                        self._end_back_off()
+                    done = delivery.records(notification.id)
+                    if delivery.sent and isinstance(event, Booking.Reminded):
                         reminded.append(_reminder_delivered(event, now))
                 last, unrecorded = notification.id, unrecorded + 1
-            if not self._commit(sent, last, now):
+            if not self._commit(done, last, now):
                 return passed, follow_ups
             passed += unrecorded
             follow_ups += reminded
             if len(notifications) < self.batch_size:
                 return passed, follow_ups  # that was the end of the log when it was read
 
-    def _unreported_reminders(self) -> list[c.Command]:
-        """`RecordReminderDelivery` again for each recorded reminder whose command never ran (a
-        crash between the record and the command); the watermark moves past the ones that did."""
+    def refused(self) -> list[dict[str, Any]]:
+        """The emails a server refused for good, oldest first: never sent, never retried."""
+        query = select(emails_refused).order_by(emails_refused.c.position, emails_refused.c.message_id)
         with self.engine.connect() as conn:
-            watermark = position_of(conn, REMINDERS_REPORTED)
-            rows = conn.execute(_REMINDERS_AFTER, {"after": watermark}).all()
-            conn.commit()
-        if not rows:
-            return []
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def _unreported_reminders(self, watermark: int, reminders: list[tuple[int, str]]) -> list[c.Command]:
+        """`RecordReminderDelivery` again for each reminder recorded after the watermark whose
+        command never ran (a crash between the record and the command); the watermark moves
+        past the ones that did."""
         unreported: list[c.Command] = []
         reported = watermark
-        for position, sent_at in rows:
+        for position, sent_at in reminders:
             command = self._reminder_at(position, from_iso(sent_at))
             if command is None or CommandReceipt.id_for(command.command_id) in self.app.repository:
                 if not unreported:
@@ -184,19 +233,50 @@ class Mailer:
             return None
         return _reminder_delivered(event, delivered_at)
 
-    def _commit(self, sent: list[tuple[Email, int]], position: int, now: datetime) -> bool:
-        """Record the delivered emails and move the tracked position to `position`, atomically;
-        False if another mailer moved it first."""
+    def _commit(self, done: list[Record], position: int, now: datetime) -> bool:
+        """Record the delivered and refused emails and move the tracked position to `position`,
+        atomically; False if another mailer moved it first."""
         with self.engine.begin() as conn:
-            for email, source in sent:
-                self._record(conn, email, source, now)
+            for email, source, refusal in done:
+                self._record(conn, email, source, now, refusal)
             if not advance(conn, self.name, self.position, position):
                 conn.rollback()
                 return False
         self.position = position
         return True
 
-    def _deliver(self, emails: list[Email], now: datetime) -> None:
+    def _back_off(self, error: MailDeliveryError, done: list[Record], now: datetime) -> None:
+        self.backoff = self.backoff.after_failure(error.reason, now, self.retry_first, self.retry_cap)
+        with self.engine.begin() as conn:
+            backoff.save(conn, self.name, self.backoff)
+            # What did go out of this event is recorded now, so the retry does not send it twice.
+            for email, source, refusal in done:
+                self._record(conn, email, source, now, refusal)
+        log.warning(
+            "mail delivery failed (%d in a row), next attempt not before %s: %s",
+            self.backoff.failures,
+            iso(self.backoff.retry_at),
+            error.reason,
+        )
+
+    def _end_back_off(self) -> None:
+        # The server answered: the next failure waits the first delay again.
+        log.info("mail delivery resumed after %d failed attempts", self.backoff.failures)
+        self.backoff = Backoff()
+        with self.engine.begin() as conn:
+            backoff.save(conn, self.name, self.backoff)
+
+    def _still_owed(self, emails: list[Email]) -> list[Email]:
+        """Drops the emails already recorded. Only an event owing several emails can have been
+        delivered in part (a failure after the first few), so the others cost no query."""
+        if len(emails) < 2:
+            return emails
+        ids = [email.message_id for email in emails]
+        with self.engine.connect() as conn:
+            recorded = {row[0] for row in conn.execute(_RECORDED_AMONG, {"ids": ids})}
+        return [email for email in emails if email.message_id not in recorded]
+
+    def _deliver(self, emails: list[Email], now: datetime) -> Delivery:
         messages = [
             compose_email(
                 email.kind,
@@ -209,15 +289,32 @@ class Mailer:
             for email in emails
         ]
         # A Maildir syncs its directory once for all of an event's emails (a closed queue tells
-        # everyone still in it); any other outbox takes them one by one.
+        # everyone still in it), and delivers each Message-ID once however often it is asked, so
+        # any failure there is retried whole. Any other outbox takes them one by one.
         deliver_all = getattr(self.outbox, "deliver_all", None)
         if deliver_all is not None:
-            deliver_all(messages)
-        else:
-            for message in messages:
+            try:
+                deliver_all(messages)
+            except MailDeliveryError as error:
+                return Delivery(error=error)
+            return Delivery(sent=emails)
+        delivery = Delivery()
+        for email, message in zip(emails, messages, strict=True):
+            try:
                 self.outbox.deliver(message)
+            except MailDeliveryError as error:
+                if not error.permanent:
+                    delivery.error = error
+                    return delivery
+                log.error("mail %s to %s refused for good, not retried: %s", email.kind, email.to, error)
+                delivery.refused.append((email, error.reason))
+                continue
+            delivery.sent.append(email)
+        return delivery
 
-    def _record(self, conn: Any, email: Email, position: int, now: datetime) -> None:
+    def _record(
+        self, conn: Connection, email: Email, position: int, now: datetime, refusal: str | None
+    ) -> None:
         row = {
             "message_id": email.message_id,
             "position": position,
@@ -225,18 +322,11 @@ class Mailer:
             "recipient": email.to,
             "subject": _subject_line(email),
             "subject_id": email.subject_id,
-            "sent_at": iso(now),
         }
-        # Already there when an earlier attempt crashed before moving the position: keep it.
-        insert_new = _RECORD_SENT.get(conn.dialect.name)
-        if insert_new is not None:
-            conn.execute(insert_new, row)
-            return
-        try:
-            with conn.begin_nested():
-                conn.execute(insert(emails_sent), row)
-        except RowExists:
-            pass
+        if refusal is None:
+            _insert_new(conn, emails_sent, row | {"sent_at": iso(now)})
+        else:
+            _insert_new(conn, emails_refused, row | {"refused_at": iso(now), "error": refusal})
 
     # The emails an event owes
 
@@ -351,6 +441,19 @@ def _reminder_delivered(event: Booking.Reminded, now: datetime) -> c.Command:
         booking_id=event.originator_id,
         delivered_at=now,
     )
+
+
+def _insert_new(conn: Connection, table: Table, row: dict[str, Any]) -> None:
+    # Already there when an earlier attempt crashed before moving the position: keep it.
+    statement = _KEEP_EXISTING.get((table.name, conn.dialect.name))
+    if statement is not None:
+        conn.execute(statement, row)
+        return
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(table), row)
+    except RowExists:
+        pass
 
 
 def _subject_line(email: Email) -> str:

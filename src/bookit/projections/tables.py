@@ -115,6 +115,33 @@ emails_sent = Table(
     Column("sent_at", String(20), nullable=False),
 )
 
+# Emails a mail server refused for good (a 5xx for that recipient or message): never sent and
+# not retried, so that one bad address does not hold every later email behind it.
+emails_refused = Table(
+    "emails_refused",
+    metadata,
+    Column("message_id", String(200), primary_key=True),
+    Column("position", Integer, nullable=False, index=True),
+    Column("kind", String(40), nullable=False),
+    Column("recipient", String(320), nullable=False, index=True),
+    Column("subject", Text, nullable=False),
+    Column("subject_id", String(36), nullable=False),
+    Column("refused_at", String(20), nullable=False),
+    Column("error", Text, nullable=False),
+)
+
+# A follower's back-off after failed deliveries, next to its position so a restart keeps it;
+# no row means no back-off.
+backoffs = Table(
+    "backoffs",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("retry_at", String(20), nullable=False),
+    Column("failing_since", String(20), nullable=False),
+    Column("last_error", Text, nullable=False),
+)
+
 refusals = Table(
     "refusals",
     metadata,

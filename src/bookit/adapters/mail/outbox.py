@@ -18,11 +18,17 @@ from urllib.parse import urlsplit
 
 
 class MailDeliveryError(Exception):
-    """A transport could not deliver a message; `reason` says why."""
+    """A transport could not deliver a message; `reason` says why.
 
-    def __init__(self, reason: str) -> None:
+    `permanent` means the server refused this message for good (SMTP 5xx for its recipient or
+    its content): sending it again will not help. Anything else (no connection, a timeout, a 4xx,
+    a full disk) may pass, so the message is worth another try later.
+    """
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.permanent = permanent
 
 
 @runtime_checkable
@@ -118,8 +124,20 @@ class SmtpOutbox:
                 smtp.send_message(message)
         except (OSError, smtplib.SMTPException) as exc:
             raise MailDeliveryError(
-                f"cannot send mail via SMTP server {self.host}:{self.port}: {exc}"
+                f"cannot send mail via SMTP server {self.host}:{self.port}: {exc}",
+                permanent=_refused_for_good(exc),
             ) from exc
+
+
+def _refused_for_good(exc: Exception) -> bool:
+    """A 5xx to RCPT or DATA is about this message; a 5xx to the greeting or MAIL FROM is about
+    the server or our sender, so it would refuse every message and is better waited out."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    if isinstance(exc, smtplib.SMTPDataError):
+        return 500 <= exc.smtp_code < 600
+    return False
 
 
 def _parse_smtp_url(url: str) -> tuple[str, int]:
