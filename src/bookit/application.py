@@ -226,12 +226,14 @@ class BookIT(Application[UUID]):
 
     def leave_waitlist(self, cmd: c.LeaveWaitlist, cause: Cause) -> Outcome:
         slot = self._slot_of_entry(cmd.entry_id)
+        self._only_its_owner(slot, cmd.entry_id, cause, "leave")
         gave_up_offer = slot.leave(str(cmd.entry_id), cause)
         changed = self._pass_offer_on(slot, str(cmd.entry_id), cause) if gave_up_offer else [slot]
         return self._commit(cmd, cause, {"entry_id": str(cmd.entry_id)}, *changed)
 
     def decline_offer(self, cmd: c.DeclineOffer, cause: Cause) -> Outcome:
         slot = self._slot_of_entry(cmd.entry_id)
+        self._only_its_owner(slot, cmd.entry_id, cause, "decline")
         slot.decline(str(cmd.entry_id), cause)
         changed = self._pass_offer_on(slot, str(cmd.entry_id), cause)
         return self._commit(cmd, cause, {"entry_id": str(cmd.entry_id)}, *changed)
@@ -247,6 +249,7 @@ class BookIT(Application[UUID]):
 
     def claim_offer(self, cmd: c.ClaimOffer, cause: Cause) -> Outcome:
         slot = self._slot_of_entry(cmd.entry_id)
+        self._only_its_owner(slot, cmd.entry_id, cause, "claim")
         read_at_version = slot.version
         entry_id = str(cmd.entry_id)
         booking_id = derived_id("booking", cmd.command_id)
@@ -365,6 +368,15 @@ class BookIT(Application[UUID]):
     def _slot_of_entry(self, entry_id: UUID) -> WaitlistSlot:
         ticket = self._get(WaitlistTicket, entry_id, "waitlist entry")
         return self._get(WaitlistSlot, UUID(ticket.slot_id), "waitlist slot")
+
+    def _only_its_owner(self, slot: WaitlistSlot, entry_id: UUID, cause: Cause, action: str) -> None:
+        """The slot refuses strangers itself while an entry is in the queue; once out, the slot
+        forgets the entry (so its snapshots stay small) and the entry's ticket says whose it was."""
+        if str(entry_id) in slot.entries:
+            return
+        ticket = self._get(WaitlistTicket, entry_id, "waitlist entry")
+        if ticket.user != cause.actor:
+            raise Refused(f"only the owner may {action} this waitlist entry", "not_owner")
 
     def _active_entries(self, allowance: WaitlistAllowance) -> int:
         active = 0

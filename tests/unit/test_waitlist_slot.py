@@ -9,10 +9,11 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from eventsourcing.domain import Snapshot
 
 from bookit import commands as c
 from bookit.aggregates.base import SYSTEM, Cause
-from bookit.aggregates.waitlist import CLAIMED, CLOSED, OFFERED, WaitlistSlot
+from bookit.aggregates.waitlist import CLAIMED, CLOSED, EXPIRED, OFFERED, WaitlistSlot
 from bookit.application import BookIT
 from bookit.errors import Refused
 
@@ -194,6 +195,75 @@ def test_closing_tells_who_was_still_waiting() -> None:
 
 def test_closing_before_the_start_is_refused() -> None:
     assert refused(slot().close, cause(at=START - timedelta(seconds=1))) == "not_due"
+
+
+# Entries out of the queue are forgotten, so a long-lived queue's state (and snapshot) stays small
+
+
+def test_an_entry_out_of_the_queue_is_kept_until_the_next_event_then_forgotten() -> None:
+    queue, a, _ = offered_to_a()
+    c_ = join(queue, "c@example.com")
+    queue.claim(a, uuid4(), cause("a@example.com"))
+    assert queue.entry(a).status == CLAIMED  # what the claim's email reads
+    d = join(queue, "d@example.com")
+    assert a not in queue.entries
+    assert [queue.position(e) for e in (c_, d)] == [2, 3]  # b is still first
+    assert not queue.is_active(a)
+    assert refused(queue.claim, a, uuid4(), cause("a@example.com")) == "no_offer"
+    assert refused(queue.leave, a, cause("a@example.com")) == "not_waiting"
+    assert queue.expire(a, cause(at=START)) is False
+
+
+def test_the_slot_at_a_finishing_event_still_has_the_entry_it_finished() -> None:
+    app = BookIT(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    queue, a, deadline = offered_to_a()
+    assert queue.expire(a, cause(at=deadline))
+    expired_at = queue.version
+    b = queue.offer_next(WINDOW, cause(at=deadline))
+    assert b is not None
+    remaining = queue.close(cause(at=START))
+    app.save(queue)
+
+    at_expiry: Any = app.repository.get(queue.id, version=expired_at)
+    assert at_expiry.entry(a).status == EXPIRED
+    closed: Any = app.repository.get(queue.id)
+    assert a not in closed.entries
+    assert [closed.entry(e.entry_id).status for e in remaining] == [CLOSED]
+
+
+def test_a_busy_queue_snapshot_does_not_grow_with_its_history() -> None:
+    app = BookIT(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+
+    def snapshot_size(events: int) -> int:
+        queue = slot()
+        waiting: list[tuple[str, str]] = []
+        n = 0
+        while queue.version < events:
+            if len(waiting) < 10 or queue.version % 2:
+                user = f"user{n}@example.com"
+                waiting.append((join(queue, user), user))
+                n += 1
+            else:
+                entry_id, user = waiting.pop(0)
+                queue.leave(entry_id, cause(user))
+        assert len(queue.entries) <= 11  # ten waiting, and the one the last event took out
+        return len(app.mapper.to_stored_event(Snapshot.take(queue)).state)
+
+    assert snapshot_size(2000) <= snapshot_size(100) * 1.2
+
+
+def test_only_the_owner_may_act_on_an_entry_the_slot_has_forgotten(app: BookIT) -> None:
+    entry = send(app, c.JoinWaitlist, "w@example.com", **slot_fields(8))["entry_id"]
+    send(app, c.LeaveWaitlist, "w@example.com", entry_id=entry)
+    send(app, c.JoinWaitlist, "x@example.com", **slot_fields(8))  # the slot forgets the entry
+    assert entry not in app.waitlist_slot(WaitlistSlot.id_for("hall", "2026-12-05", "08:00", "09:00")).entries
+    for cls in (c.LeaveWaitlist, c.DeclineOffer, c.ClaimOffer):
+        with pytest.raises(Refused) as info:
+            send(app, cls, "x@example.com", entry_id=entry)
+        assert info.value.code == "not_owner"
+    with pytest.raises(Refused) as info:
+        send(app, c.LeaveWaitlist, "w@example.com", entry_id=entry)
+    assert info.value.code == "not_waiting"
 
 
 # Through the application: daily limit and priority

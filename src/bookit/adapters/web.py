@@ -40,6 +40,7 @@ from bookit.aggregates.waitlist import WaitlistTicket
 from bookit.bootstrap import Service
 from bookit.errors import BadInput, BookitError, NotFound, Refused
 from bookit.links import Link, LinkSigner
+from bookit.projections import queries
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _COMMANDS: dict[str, tuple[type[c.Command], str]] = {
@@ -221,8 +222,13 @@ class _Pages:
         if not isinstance(ticket, WaitlistTicket):
             raise NotFound("waitlist entry", ident)
         slot = app.waitlist_slot(UUID(ticket.slot_id))
-        entry = slot.entry(link.subject_id)
         venue = self._venue(slot.venue_id)
+        entry = slot.entries.get(link.subject_id)
+        if entry is None:
+            # Out of the queue, so the slot no longer keeps it: how it ended is in the read model.
+            row = queries.waitlist_entry(self.service.engine, link.subject_id)
+            status = row["status"] if row is not None else "out of the queue"
+            return Subject(ticket.user, venue.name, venue.tz, slot.date, slot.start, slot.end, status)
         return Subject(
             entry.user, venue.name, venue.tz, slot.date, slot.start, slot.end, entry.status, entry.deadline
         )

@@ -4,6 +4,13 @@ Order is (priority, join order); join order is a sequence number this aggregate 
 two people joining in the same millisecond still have a strict order. At most one offer is open
 at a time; an entry that was offered leaves the queue for good (claimed, declined or expired),
 so nobody is offered the same freeing twice. Leaving never renumbers anybody else.
+
+The state holds the entries still in the queue, plus those the latest event took out of it. An
+entry that has left the queue is forgotten when the next event is applied: a busy queue's
+snapshot then stays the size of its queue, not of its history. It is kept until then because an
+email about that event (an expiry, a claim, a closed queue) reads the entry from the slot as it
+was at the event. What a forgotten entry was (who, and how it ended) is in the WaitlistTicket and
+the read models.
 """
 
 from __future__ import annotations
@@ -65,6 +72,7 @@ class WaitlistSlot(DomainAggregate):
         seq: int
 
         def apply(self, slot: WaitlistSlot) -> None:
+            slot._forget_finished()
             slot.entries[self.entry_id] = Entry(self.entry_id, self.user, self.priority, self.seq)
             slot.next_seq = self.seq + 1
 
@@ -73,6 +81,7 @@ class WaitlistSlot(DomainAggregate):
         entry_id: str
 
         def apply(self, slot: WaitlistSlot) -> None:
+            slot._forget_finished()
             slot._set_status(self.entry_id, LEFT)
 
     class Notified(DomainAggregate.Event):
@@ -83,6 +92,7 @@ class WaitlistSlot(DomainAggregate):
         deadline: datetime
 
         def apply(self, slot: WaitlistSlot) -> None:
+            slot._forget_finished()
             entry = slot.entries[self.entry_id]
             slot.entries[self.entry_id] = replace(entry, status=OFFERED, deadline=self.deadline)
 
@@ -92,6 +102,7 @@ class WaitlistSlot(DomainAggregate):
         booking_id: str
 
         def apply(self, slot: WaitlistSlot) -> None:
+            slot._forget_finished()
             slot._set_status(self.entry_id, CLAIMED)
 
     class Declined(DomainAggregate.Event):
@@ -99,6 +110,7 @@ class WaitlistSlot(DomainAggregate):
         entry_id: str
 
         def apply(self, slot: WaitlistSlot) -> None:
+            slot._forget_finished()
             slot._set_status(self.entry_id, DECLINED)
 
     class Expired(DomainAggregate.Event):
@@ -106,6 +118,7 @@ class WaitlistSlot(DomainAggregate):
         entry_id: str
 
         def apply(self, slot: WaitlistSlot) -> None:
+            slot._forget_finished()
             slot._set_status(self.entry_id, EXPIRED)
 
     class Closed(DomainAggregate.Event):
@@ -115,6 +128,7 @@ class WaitlistSlot(DomainAggregate):
         entry_ids: list[str]
 
         def apply(self, slot: WaitlistSlot) -> None:
+            slot._forget_finished()
             slot.closed = True
             for entry_id in self.entry_ids:
                 slot._set_status(entry_id, CLOSED)
@@ -193,6 +207,7 @@ class WaitlistSlot(DomainAggregate):
         return interval.overlaps(self.starts_at, self.ends_at)
 
     def entry(self, entry_id: str) -> Entry:
+        """An entry in the queue, or one the latest event took out of it (KeyError otherwise)."""
         return self.entries[entry_id]
 
     # Commands
@@ -268,13 +283,22 @@ class WaitlistSlot(DomainAggregate):
     def _owned_entry(self, entry_id: str, cause: Cause, action: str) -> Entry:
         entry = self.entries.get(entry_id)
         if entry is None:
-            raise Refused("unknown waitlist entry", "unknown_entry")
+            # Forgotten once it left the queue (whose it was is the application's to check, on
+            # the entry's ticket): the same answer as for an entry that is known to be out.
+            if action == "leave":
+                raise Refused("this entry is no longer in the queue", "not_waiting")
+            raise Refused("there is no open offer for this entry (it is no longer in the queue)", "no_offer")
         if entry.user != cause.actor:
             raise Refused(f"only the owner may {action} this waitlist entry", "not_owner")
         return entry
 
     def _set_status(self, entry_id: str, status: str) -> None:
         self.entries[entry_id] = replace(self.entries[entry_id], status=status)
+
+    def _forget_finished(self) -> None:
+        """Drop the entries that an earlier event took out of the queue (see the module doc)."""
+        if any(e.status not in ACTIVE for e in self.entries.values()):
+            self.entries = {k: e for k, e in self.entries.items() if e.status in ACTIVE}
 
 
 class WaitlistAllowance(DomainAggregate):

@@ -98,6 +98,11 @@ def my_waitlist(engine: Engine, user: str, now: datetime) -> list[dict[str, Any]
     return out
 
 
+def waitlist_entry(engine: Engine, entry_id: str) -> dict[str, Any] | None:
+    rows = _rows(engine, select(waitlist_entries).where(waitlist_entries.c.entry_id == entry_id))
+    return rows[0] if rows else None
+
+
 def history(engine: Engine, booking_id: str) -> list[dict[str, Any]]:
     """Every event that concerns a booking, in store order."""
     query = select(audit).where(or_(audit.c.booking_id == booking_id)).order_by(audit.c.position)
