@@ -13,7 +13,9 @@ back, or refused) spares its booking at the deadline.
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,7 +33,7 @@ from bookit.aggregates.base import SYSTEM
 from bookit.bootstrap import Service, bootstrap
 from bookit.projections import queries
 from bookit.projections.tables import backoffs
-from faults.harness import servers
+from faults.harness import BOOKIT, servers
 from faults.test_mail_outage import ANN, BOB, DAY, Mailhost, at, book, fate, status
 
 CAT = "cat@example.com"
@@ -243,6 +245,28 @@ def test_a_554_for_one_recipient_does_not_hold_back_the_emails_after_it(
     for hour in range(10, 14):
         world.tick(f"2026-12-01T{hour}:00:00")
     assert host.tries[ANN] == 1, "never retried"
+
+
+def test_the_outbox_command_lists_refused_emails_and_warns_while_mail_is_held_back(
+    world: World, host: CountingMailhost
+) -> None:
+    host.refuse[ANN] = NEVER
+    book(world.service, ANN)
+    host.refuse["*"] = LATER
+    world.at("2026-12-01T09:01:00")
+    book(world.service, BOB, "12:00", "13:00")
+
+    def outbox(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [BOOKIT, "--home", str(world.home), "--now", "2026-12-01T09:01:10Z", "--json", "outbox", *args]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True)
+
+    refused = [json.loads(line) for line in outbox("--refused").stdout.splitlines()]
+    assert [(r["kind"], r["recipient"]) for r in refused] == [("booking-confirmed", ANN)]
+    assert "554" in refused[0]["error"]
+    held_back = outbox()
+    assert held_back.stdout == "", "nothing went out"
+    assert held_back.stderr.startswith("warning: mail delivery has failed 1 time(s)")
+    assert "next attempt at 2026-12-01T09:01:30Z" in held_back.stderr and "451" in held_back.stderr
 
 
 def test_an_event_owing_several_emails_is_not_sent_twice_to_those_it_reached(

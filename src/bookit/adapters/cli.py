@@ -393,12 +393,23 @@ def _progress_stream() -> TextIO:
 
 @main.command()
 @click.option("--to", default=None)
+@click.option("--refused", is_flag=True, help="The emails a mail server refused for good instead.")
 @pass_ctx
-def outbox(ctx: Context, to: str | None) -> None:
+def outbox(ctx: Context, to: str | None, refused: bool) -> None:
     """Emails sent, oldest first."""
-    ctx.service.bus.settle(ctx.clock())
-    for row in queries.outbox(ctx.service.engine, to):
-        ctx.emit(row, f"{row['sent_at']}\t{row['kind']}\t{row['recipient']}\t{row['subject_id']}")
+    now = ctx.clock()
+    ctx.service.bus.settle(now)
+    for row in queries.outbox(ctx.service.engine, to, refused=refused):
+        when, why = (row["refused_at"], f"\t{row['error']}") if refused else (row["sent_at"], "")
+        ctx.emit(row, f"{when}\t{row['kind']}\t{row['recipient']}\t{row['subject_id']}{why}")
+    paused = queries.backoff_of(ctx.service.engine, ctx.service.mailer.name)
+    if paused is not None:
+        # Whoever looks at the outbox is who needs to know that mail is not going out.
+        click.echo(
+            f"warning: mail delivery has failed {paused['failures']} time(s) since "
+            f"{paused['failing_since']}; next attempt at {paused['retry_at']}: {paused['last_error']}",
+            err=True,
+        )
 
 
 @main.command()

@@ -37,6 +37,7 @@ from bookit.aggregates.waitlist import WaitlistSlot
 from bookit.links import Link, LinkSigner
 from bookit.policies import backoff
 from bookit.policies.backoff import Backoff
+from bookit.projections import queries
 from bookit.projections.database import advance, position_of
 from bookit.projections.tables import emails_refused, emails_sent, from_iso, iso
 
@@ -200,9 +201,7 @@ class Mailer:
 
     def refused(self) -> list[dict[str, Any]]:
         """The emails a server refused for good, oldest first: never sent, never retried."""
-        query = select(emails_refused).order_by(emails_refused.c.position, emails_refused.c.message_id)
-        with self.engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
+        return queries.outbox(self.engine, refused=True)
 
     def _unreported_reminders(self, watermark: int, reminders: list[tuple[int, str]]) -> list[c.Command]:
         """`RecordReminderDelivery` again for each reminder recorded after the watermark whose

@@ -12,8 +12,10 @@ from sqlalchemy.orm import aliased
 from bookit.projections.tables import (
     admins,
     audit,
+    backoffs,
     bookings,
     due_timers,
+    emails_refused,
     emails_sent,
     from_iso,
     iso,
@@ -112,8 +114,16 @@ def history(engine: Engine, booking_id: str) -> list[dict[str, Any]]:
     return rows
 
 
-def outbox(engine: Engine, to: str | None = None) -> list[dict[str, Any]]:
-    query = select(emails_sent)
+def outbox(engine: Engine, to: str | None = None, refused: bool = False) -> list[dict[str, Any]]:
+    """Emails sent, oldest first; with `refused`, the ones a mail server refused for good."""
+    table = emails_refused if refused else emails_sent
+    query = select(table)
     if to:
-        query = query.where(emails_sent.c.recipient == to.lower())
-    return _rows(engine, query.order_by(emails_sent.c.position, emails_sent.c.message_id))
+        query = query.where(table.c.recipient == to.lower())
+    return _rows(engine, query.order_by(table.c.position, table.c.message_id))
+
+
+def backoff_of(engine: Engine, follower: str) -> dict[str, Any] | None:
+    """Why and until when a follower leaves its server alone after failures; None if it does not."""
+    rows = _rows(engine, select(backoffs).where(backoffs.c.name == follower))
+    return rows[0] if rows else None
