@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+import sqlalchemy.exc
+from eventsourcing.persistence import PersistenceError
 from sqlalchemy import Engine
 
 from bookit.adapters.mail import MaildirOutbox, Outbox, SmtpOutbox
@@ -25,6 +27,10 @@ from bookit.messagebus import Clock, MessageBus
 from bookit.policies.notifications import Mailer
 from bookit.projections.database import make_engine
 from bookit.projections.projector import Projector
+
+# What a store that is down, restarting or locked past its timeout raises, from the event store
+# or the read models. Nothing half-written remains (each write is one transaction).
+STORE_ERRORS = (PersistenceError, sqlalchemy.exc.DBAPIError)
 
 SCHEMA_LOCK_KEY = 0x426F6F6B4954  # "BookIT": any fixed key shared by every BookIT process
 

@@ -22,6 +22,11 @@ def shown(value: object) -> str:
     return _quote.repr(value)
 
 
+def first_line(error: BaseException) -> str:
+    """What a one-line message may say of an exception from a library (drivers write pages)."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+
+
 class BookitError(Exception):
     exit_code = 1
 
@@ -58,10 +63,9 @@ class StoreUnavailable(BookitError):
 
     exit_code = 1
 
-    def __init__(self, why: object) -> None:
-        first_line = str(why).strip().splitlines()[0] if str(why).strip() else type(why).__name__
+    def __init__(self, why: BaseException) -> None:
         super().__init__(
-            f"the store is unavailable ({first_line[:200]}); the command may not have been carried out: "
+            f"the store is unavailable ({first_line(why)}); the command may not have been carried out: "
             "check with `bookit show` or `bookit bookings` before trying again",
             "store_unavailable",
         )

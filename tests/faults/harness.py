@@ -29,9 +29,11 @@ import psycopg
 import servers  # tests/integration, on the path through this package's __init__
 from kombu import Connection, Consumer, Message, Producer, Queue
 
+from bookit import commands as c
 from bookit.adapters.bus_topology import COMMANDS_KEY, Topology
 from bookit.adapters.event_relay import broker_connection
-from bookit.bootstrap import Service
+from bookit.aggregates.base import SYSTEM
+from bookit.bootstrap import Service, bootstrap
 from bookit.invariants import check_invariants, notifications
 from bookit.policies.notifications import MAILED_TOPICS
 
@@ -39,6 +41,20 @@ NOW_DT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 NOW = NOW_DT.isoformat()
 DAY = "2026-12-03"
 BOOKIT = servers.BOOKIT
+
+
+def postgres_and_rabbitmq(home: Path) -> Iterator[tuple[str, str, Topology]]:
+    """A fresh PostgreSQL database and the RabbitMQ names of the test's BOOKIT_BUS_PREFIX, with
+    Main Hall registered in a BookIT home on them; all removed afterwards.
+    Yields (bus url, store url, topology)."""
+    servers.need("127.0.0.1", 5432, "PostgreSQL")
+    topology = Topology.from_env()
+    for url in servers.broker(servers.RABBITMQ, topology):
+        for store in servers.fresh_database():
+            setup = bootstrap(home, store, clock=lambda: NOW_DT)
+            setup.bus.handle(c.RegisterVenue(actor=SYSTEM, name="Main Hall", tz="Europe/London"))
+            setup.close()  # each test opens its own, when it needs it
+            yield url, store, topology
 
 
 def env_int(name: str, default: int) -> int:

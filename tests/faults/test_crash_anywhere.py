@@ -34,7 +34,6 @@ from uuid import uuid4
 import pytest
 
 from bookit import commands as c
-from bookit.adapters.bus_topology import Topology
 from bookit.aggregates.base import SYSTEM, derived_id
 from bookit.bootstrap import bootstrap
 from bookit.errors import BookitError
@@ -49,6 +48,7 @@ from faults.harness import (
     event_count,
     in_child,
     maildir_message_ids,
+    postgres_and_rabbitmq,
     replies_problems,
     servers,
     stored_events,
@@ -349,16 +349,12 @@ def bus_script(seed: int, length: int) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def pg_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    servers.need("127.0.0.1", 5432, "PostgreSQL")
     monkeypatch.setenv("BOOKIT_BUS_PREFIX", f"crash{uuid4().hex[:12]}")
-    topology = Topology.from_env()
-    for url in servers.broker(servers.RABBITMQ, topology):
-        for store in servers.fresh_database():
-            home = tmp_path / "home"
-            service = bootstrap(home, store, clock=lambda: NOW_DT)
-            service.bus.handle(c.RegisterVenue(actor=SYSTEM, name="Main Hall", tz="Europe/London"))
-            yield url, store, home, topology, service
-            service.close()
+    home = tmp_path / "home"
+    for url, store, topology in postgres_and_rabbitmq(home):
+        service = bootstrap(home, store, clock=lambda: NOW_DT)
+        yield url, store, home, topology, service
+        service.close()
 
 
 def test_a_bus_worker_on_postgresql_killed_from_outside_loses_nothing_and_doubles_nothing(

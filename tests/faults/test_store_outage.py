@@ -28,7 +28,6 @@ import pytest
 
 from bookit import commands as c
 from bookit.adapters.bus_topology import Topology
-from bookit.aggregates.base import SYSTEM
 from bookit.bootstrap import Service, bootstrap
 from faults.harness import (
     BOOKIT,
@@ -37,6 +36,7 @@ from faults.harness import (
     NOW_DT,
     ConfirmedClient,
     all_problems,
+    postgres_and_rabbitmq,
     replies_problems,
     servers,
     terminate_backends,
@@ -83,16 +83,10 @@ def booked(service: Service) -> list[Any]:
 
 @pytest.fixture
 def pg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    servers.need("127.0.0.1", 5432, "PostgreSQL")
     monkeypatch.setenv("BOOKIT_BUS_PREFIX", f"store{uuid4().hex[:12]}")
-    topology = Topology.from_env()
-    for url in servers.broker(servers.RABBITMQ, topology):
-        for store in servers.fresh_database():
-            home = tmp_path / "home"
-            setup = bootstrap(home, store, clock=lambda: NOW_DT)
-            setup.bus.handle(c.RegisterVenue(actor=SYSTEM, name="Main Hall", tz="Europe/London"))
-            setup.close()  # the checks open their own, after the outage
-            yield url, store, home, topology
+    home = tmp_path / "home"
+    for url, store, topology in postgres_and_rabbitmq(home):
+        yield url, store, home, topology
 
 
 def test_a_worker_whose_postgresql_sessions_are_killed_again_and_again_loses_and_doubles_nothing(

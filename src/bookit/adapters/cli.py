@@ -16,12 +16,10 @@ from datetime import datetime
 from typing import Any, NoReturn, TextIO
 
 import click
-import sqlalchemy.exc
-from eventsourcing.persistence import PersistenceError
 
 from bookit import commands as c
 from bookit.aggregates.base import SYSTEM
-from bookit.bootstrap import Service, bootstrap, system_clock
+from bookit.bootstrap import STORE_ERRORS, Service, bootstrap, system_clock
 from bookit.errors import BadInput, BookitError, StoreUnavailable
 from bookit.localtime import parse_instant
 from bookit.projections import queries
@@ -90,7 +88,7 @@ class _Group(click.Group):
             _fail(ctx.find_object(Context), BadInput("an argument is not valid UTF-8 text", "bad_input"))
         except ValueError as error:
             _fail(ctx.find_object(Context), BadInput(str(error), "bad_input"))
-        except (PersistenceError, sqlalchemy.exc.DBAPIError) as error:
+        except STORE_ERRORS as error:
             # A lock held past the timeout, a killed session: a transaction that failed wrote
             # nothing, but the person needs to hear that, not read a traceback.
             _fail(ctx.find_object(Context), StoreUnavailable(error))

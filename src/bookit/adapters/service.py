@@ -10,19 +10,16 @@ from datetime import datetime
 from typing import Any
 
 import click
-import sqlalchemy.exc
-from eventsourcing.persistence import PersistenceError
 
 from bookit import commands as c
 from bookit.application import Outcome
-from bookit.bootstrap import Service
+from bookit.bootstrap import STORE_ERRORS, Service
+from bookit.errors import first_line
 from bookit.messagebus import MessageBus
 
 log = logging.getLogger(__name__)
 
-# What a store that is down, restarting or locked past its timeout raises. A service outlives it:
-# nothing half-written remains (each write is one transaction), so it waits and tries again.
-STORE_ERRORS = (PersistenceError, sqlalchemy.exc.DBAPIError)
+# A service outlives a store that is down (STORE_ERRORS): it waits and tries again.
 FIRST_RETRY, LONGEST_RETRY = 0.5, 5.0
 
 
@@ -76,7 +73,7 @@ def run_service(ctx: Any, every: float, once: bool = False) -> None:
             try:
                 result = service.bus.handle(c.Tick(now=ctx.clock()))
             except STORE_ERRORS as error:
-                log.warning("tick failed, the store is unavailable: %s", _first_line(error))
+                log.warning("tick failed, the store is unavailable: %s", first_line(error))
                 stop.wait(every)
                 continue
             if result["handled"] or result["skipped"]:
@@ -101,11 +98,7 @@ def _open_store(ctx: Any, stop: threading.Event) -> Service | None:
             service: Service = ctx.service
             return service
         except STORE_ERRORS as error:
-            log.warning("the store is unavailable, retrying in %.1fs: %s", delay, _first_line(error))
+            log.warning("the store is unavailable, retrying in %.1fs: %s", delay, first_line(error))
         if stop.wait(delay):
             return None
         delay = min(delay * 2, LONGEST_RETRY)
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -4,6 +4,7 @@ events give the same rows, byte for byte, on SQLite and PostgreSQL alike."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text
 
@@ -102,30 +103,28 @@ audit = Table(
     Column("data", Text, nullable=False),
 )
 
+
+def _email_columns() -> list[Column[Any]]:
+    """What both email tables say of an email (a Column belongs to one table: new ones each time)."""
+    return [
+        Column("message_id", String(200), primary_key=True),
+        Column("position", Integer, nullable=False, index=True),
+        Column("kind", String(40), nullable=False),
+        Column("recipient", String(320), nullable=False, index=True),
+        Column("subject", Text, nullable=False),
+        Column("subject_id", String(36), nullable=False),
+    ]
+
+
 # Records of side effects, not derivable from events alone: kept across `replay`.
-emails_sent = Table(
-    "emails_sent",
-    metadata,
-    Column("message_id", String(200), primary_key=True),
-    Column("position", Integer, nullable=False, index=True),
-    Column("kind", String(40), nullable=False),
-    Column("recipient", String(320), nullable=False, index=True),
-    Column("subject", Text, nullable=False),
-    Column("subject_id", String(36), nullable=False),
-    Column("sent_at", String(20), nullable=False),
-)
+emails_sent = Table("emails_sent", metadata, *_email_columns(), Column("sent_at", String(20), nullable=False))
 
 # Emails a mail server refused for good (a 5xx for that recipient or message): never sent and
 # not retried, so that one bad address does not hold every later email behind it.
 emails_refused = Table(
     "emails_refused",
     metadata,
-    Column("message_id", String(200), primary_key=True),
-    Column("position", Integer, nullable=False, index=True),
-    Column("kind", String(40), nullable=False),
-    Column("recipient", String(320), nullable=False, index=True),
-    Column("subject", Text, nullable=False),
-    Column("subject_id", String(36), nullable=False),
+    *_email_columns(),
     Column("refused_at", String(20), nullable=False),
     Column("error", Text, nullable=False),
 )
