@@ -1,5 +1,5 @@
 """A simulated month: venues with ten slots a day, people booking, cancelling, queueing and
-claiming, and a fake clock ticking every minute (`bookit.simulation.Simulation`).
+claiming, and a fake clock ticking every minute (`bookit.demo.simulation.Simulation`).
 
 Everything goes through the bus as in production (commands, ticks, emails to the Maildir), so
 the wall time is what a month of that traffic costs, compressed.
@@ -16,7 +16,7 @@ SLOTS = tuple((f"{hour:02d}:00", f"{hour + 1:02d}:00") for hour in range(8, 18))
 
 
 def run(store: str, size: dict[str, int]) -> dict[str, Any]:
-    from bookit.simulation import Simulation
+    from bookit.demo.simulation import Simulation
 
     if store != "sqlite":
         raise ValueError("the simulation runs on the embedded store only")

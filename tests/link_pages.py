@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from email.message import EmailMessage
 from html.parser import HTMLParser
 
-from bookit.adapters.web import serve_links
 from bookit.bootstrap import Service
+from bookit.entrypoints.link_pages import serve_links
 
 
 class _Anchors(HTMLParser):

@@ -26,10 +26,10 @@ from bookit.aggregates.transcodings import register_value_objects
 from bookit.aggregates.venue import Venue
 from bookit.aggregates.venue_day import Interval, VenueDay
 from bookit.aggregates.waitlist import WaitlistAllowance, WaitlistSlot, WaitlistTicket
+from bookit.aggregates.waitlist_offers import offer_freed_time
 from bookit.config import Rules
 from bookit.errors import BadInput, NotFound, Refused, shown
 from bookit.localtime import parse_date, parse_time, to_utc
-from bookit.policies.waitlist_offers import offer_freed_time
 
 A = TypeVar("A", bound=Aggregate)
 Outcome = dict[str, Any]

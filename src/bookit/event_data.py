@@ -9,7 +9,7 @@ from uuid import UUID
 from eventsourcing.utils import get_topic
 
 from bookit.aggregates.base import event_id
-from bookit.projections.tables import iso
+from bookit.localtime import iso
 
 _ENVELOPE = ("originator_id", "originator_version", "timestamp", "originator_topic")
 

@@ -80,3 +80,17 @@ def parse_instant(text: str) -> datetime:
     if value.tzinfo is None:
         raise BadInput(f"instant {shown(text)} has no UTC offset", "bad_now")
     return value.astimezone(UTC)
+
+
+# Instants as the read models and the bus write them: UTC, to the second, with a Z.
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    # isoformat is quicker than strftime, and this runs several times for every stored event.
+    return value.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
+def from_iso(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)

@@ -16,11 +16,11 @@ from typing import Any
 from bookit import commands as c
 from bookit.application import BookIT, Outcome
 from bookit.errors import BookitError
+from bookit.localtime import iso
 from bookit.policies.due_work import command_for
 from bookit.policies.notifications import Mailer
 from bookit.projections import queries
 from bookit.projections.projector import Projector
-from bookit.projections.tables import iso
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 
 from bookit import commands as c
-from bookit.adapters.bus_worker import CommandWorker
 from bookit.aggregates.base import SYSTEM, derived_id
 from bookit.bootstrap import bootstrap
+from bookit.entrypoints.bus_worker import CommandWorker
 from faults.harness import DAY, NOW_DT, event_count
 
 OWNER, OTHER, ADMIN, UNKNOWN = (

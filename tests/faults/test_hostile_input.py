@@ -29,9 +29,9 @@ from sqlalchemy import func, select
 
 from bookit import commands as c
 from bookit.adapters.bus_topology import Topology
-from bookit.adapters.cli import main
 from bookit.aggregates.base import SYSTEM
 from bookit.bootstrap import Service, bootstrap
+from bookit.entrypoints.cli import main
 from bookit.projections.tables import refusals
 from faults.harness import BOOKIT, DAY, NOW, NOW_DT, env_int, event_count, servers
 

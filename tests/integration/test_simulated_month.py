@@ -18,9 +18,9 @@ from sqlalchemy import delete
 
 from bookit.aggregates.base import Cause, derived_id
 from bookit.aggregates.booking import Booking
+from bookit.demo.simulation import START, Simulation, check_invariants
 from bookit.projections import queries
 from bookit.projections.tables import bookings
-from bookit.simulation import START, Simulation, check_invariants
 
 # Two venues (London and New York, so the month crosses a summer-time change in one of them)
 # with three slots a day, two of them overlapping, each wanted by about three people.

@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from bookit import commands as c
-from bookit.adapters.web import http_address, link_command_id, serve_links
 from bookit.bootstrap import Service
+from bookit.entrypoints.link_pages import http_address, link_command_id, serve_links
 from bookit.links import Link
 from bookit.projections import queries
 from link_pages import buttons, free_port, links_server

@@ -3,7 +3,7 @@
 Hypothesis interleaves bookings, waitlist joins (some put ahead by the desk), leaves, declines,
 claims (some exactly at the deadline), cancellations, confirmations and ticks over two venues
 whose slots overlap, with the clock jumping about. After every step the stored history must
-keep every promise `bookit.simulation.InvariantChecker` knows, and the read models people see
+keep every promise `bookit.demo.simulation.InvariantChecker` knows, and the read models people see
 must show no double booking and at most one open offer per slot.
 """
 
@@ -25,10 +25,10 @@ from bookit import commands as c
 from bookit.aggregates.base import SYSTEM
 from bookit.aggregates.venue_day import VenueDay
 from bookit.bootstrap import bootstrap
+from bookit.demo.simulation import InvariantChecker
 from bookit.errors import BookitError, Refused
 from bookit.projections import queries
 from bookit.projections.tables import waitlist_entries
-from bookit.simulation import InvariantChecker
 
 # Four hours before the slots: bookings are reminded at once, some are auto-cancelled at
 # start - 2h, offers run out, and the slots start (closing their queues) within a few steps.

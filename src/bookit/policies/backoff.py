@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bookit.projections.tables import backoffs, from_iso, iso
+from bookit.localtime import from_iso, iso
+from bookit.projections.tables import backoffs
 
 _READ = select(backoffs).where(backoffs.c.name == bindparam("follower"))
 _CLEAR = delete(backoffs).where(backoffs.c.name == bindparam("follower"))

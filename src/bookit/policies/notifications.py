@@ -35,11 +35,12 @@ from bookit.aggregates.receipt import CommandReceipt
 from bookit.aggregates.venue import Venue
 from bookit.aggregates.waitlist import WaitlistSlot
 from bookit.links import Link, LinkSigner
+from bookit.localtime import from_iso, iso
 from bookit.policies import backoff
 from bookit.policies.backoff import Backoff
 from bookit.projections import queries
 from bookit.projections.database import advance, position_of
-from bookit.projections.tables import emails_refused, emails_sent, from_iso, iso
+from bookit.projections.tables import emails_refused, emails_sent
 
 log = logging.getLogger(__name__)
 

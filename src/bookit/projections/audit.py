@@ -10,8 +10,8 @@ from uuid import UUID
 
 from bookit.aggregates.booking import Booking
 from bookit.event_data import topic_of
+from bookit.localtime import iso
 from bookit.projections.batch import Batch
-from bookit.projections.tables import iso
 
 # The envelope has columns of its own, and so do actor and command_id.
 _NOT_DATA = frozenset(

@@ -7,8 +7,8 @@ from typing import Any
 from bookit.aggregates.admins import AdminRoster
 from bookit.aggregates.booking import Booking
 from bookit.aggregates.venue import Venue
+from bookit.localtime import iso
 from bookit.projections.batch import Batch
-from bookit.projections.tables import iso
 
 
 def venue_registered(batch: Batch, e: Venue.Registered) -> None:

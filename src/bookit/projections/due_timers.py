@@ -17,8 +17,8 @@ from bookit.aggregates.base import derived_id
 from bookit.aggregates.booking import Booking
 from bookit.aggregates.receipt import CommandReceipt
 from bookit.aggregates.waitlist import WaitlistSlot
+from bookit.localtime import iso
 from bookit.projections.batch import Batch
-from bookit.projections.tables import iso
 
 REMIND = "remind"
 AUTO_CANCEL = "auto_cancel"

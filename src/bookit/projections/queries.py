@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, Row, and_, func, or_, select
 from sqlalchemy.orm import aliased
 
+from bookit.localtime import from_iso, iso
 from bookit.projections.tables import (
     admins,
     audit,
@@ -17,8 +18,6 @@ from bookit.projections.tables import (
     due_timers,
     emails_refused,
     emails_sent,
-    from_iso,
-    iso,
     venues,
     waitlist_entries,
 )

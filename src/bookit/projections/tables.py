@@ -3,7 +3,6 @@ events give the same rows, byte for byte, on SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, Text
@@ -154,16 +153,3 @@ refusals = Table(
 
 # Rebuilt from the event store by `replay`, and compared by `replay --verify`.
 PROJECTED = (venues, admins, bookings, waitlist_slots, waitlist_entries, due_timers, audit)
-
-
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    # isoformat is quicker than strftime, and this runs several times for every stored event.
-    return value.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
-
-
-def from_iso(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)

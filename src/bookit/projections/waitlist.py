@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from bookit.aggregates.waitlist import WaitlistSlot
+from bookit.localtime import iso
 from bookit.projections.batch import Batch
-from bookit.projections.tables import iso
 
 
 def opened(batch: Batch, e: WaitlistSlot.Opened) -> None:

@@ -5,7 +5,7 @@ the emails it is sent (the `emails_sent` record) and answers some of them, and t
 is an ordinary outcome (the slot was taken, the offer ran out). Everything random comes from one
 seeded `random.Random`, command ids included, so a seed always tells the same story.
 
-What must hold afterwards is checked by `bookit.invariants.check_invariants`.
+What must hold afterwards is checked by `bookit.testing.invariants.check_invariants`.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from bookit.aggregates.base import SYSTEM
 from bookit.bootstrap import bootstrap
 from bookit.config import Rules
 from bookit.errors import BadInput, Refused
-from bookit.invariants import InvariantChecker, check_invariants, notifications
 from bookit.localtime import parse_date, parse_time, to_utc
 from bookit.projections.tables import emails_sent
+from bookit.testing.invariants import InvariantChecker, check_invariants, notifications
 
 # A Monday; a week or a month from here crosses the European change to summer time.
 START = datetime(2027, 3, 22, 0, 0, tzinfo=UTC)

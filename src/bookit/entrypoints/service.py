@@ -44,7 +44,7 @@ class SerialisedBus:
 
 
 def run_service(ctx: Any, every: float, once: bool = False) -> None:
-    from bookit.adapters.web import http_address, serve_links
+    from bookit.entrypoints.link_pages import http_address, serve_links
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
@@ -65,7 +65,7 @@ def run_service(ctx: Any, every: float, once: bool = False) -> None:
     )
     try:
         if ctx.bus_url != "local":
-            from bookit.adapters.bus_worker import run_worker
+            from bookit.entrypoints.bus_worker import run_worker
 
             run_worker(ctx, every=every, stop=stop, once=once)
             return

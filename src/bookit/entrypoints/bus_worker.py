@@ -32,7 +32,8 @@ from bookit.adapters.bus_topology import Topology, safe_url
 from bookit.adapters.event_relay import PUBLISH_RETRY, EventRelay, broker_connection
 from bookit.bootstrap import Service
 from bookit.errors import BadInput, BookitError
-from bookit.projections.tables import iso, refusals
+from bookit.localtime import iso
+from bookit.projections.tables import refusals
 
 log = logging.getLogger(__name__)
 

@@ -63,7 +63,7 @@ _STATUS_WORDS = {
     "closed": "Closed: the slot has started",
 }
 _templates = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).parent / "web_templates"),
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "link_templates"),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
 )

@@ -1,0 +1,1 @@
+"""The simulated week and month: a seeded demand model run against the real service."""

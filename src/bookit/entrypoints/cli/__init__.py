@@ -1,0 +1,13 @@
+"""The `bookit` command line (CONTRACT.md): plain strings in, commands to the bus, results out.
+
+Exit codes: 0 done, 1 refused by a domain rule, 2 bad input. With --json every result is one
+JSON object on stdout, and a refusal is {"error": ..., "code": ...}.
+
+`context.py` holds the group and its options; each module beside it adds one family of
+commands to it. A new family is a new module imported here.
+"""
+
+from bookit.entrypoints.cli import bookings, operate, venues, waitlist  # noqa: F401  (register commands)
+from bookit.entrypoints.cli.context import Context, main
+
+__all__ = ["Context", "main"]

@@ -1,0 +1,99 @@
+"""`bookit book`, `confirm`, `cancel`, `override`, `bookings`, `show`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from bookit import commands as c
+from bookit.entrypoints.cli.context import Context, main, pass_ctx
+from bookit.errors import BadInput
+from bookit.projections import queries
+
+# Bookings
+
+
+@main.command()
+@click.option("--user", required=True)
+@click.option("--venue", "venue_id", required=True)
+@click.option("--date", required=True)
+@click.option("--start", required=True)
+@click.option("--end", required=True)
+@click.option("--purpose", default="")
+@pass_ctx
+def book(ctx: Context, user: str, venue_id: str, date: str, start: str, end: str, purpose: str) -> None:
+    """Book a venue for an interval (times in the venue's own zone)."""
+    result = ctx.send(
+        c.BookVenue, actor=user, venue_id=venue_id, date=date, start=start, end=end, purpose=purpose
+    )
+    ctx.emit(result, f"{result['booking_id']}\t{result['status']}")
+
+
+@main.command()
+@click.argument("booking_id")
+@click.option("--user", required=True)
+@pass_ctx
+def confirm(ctx: Context, booking_id: str, user: str) -> None:
+    result = ctx.send(c.ConfirmBooking, actor=user, booking_id=booking_id)
+    ctx.emit(result, f"{result['booking_id']}\t{result['status']}")
+
+
+@main.command()
+@click.argument("booking_id")
+@click.option("--user", required=True)
+@click.option("--reason", default="")
+@pass_ctx
+def cancel(ctx: Context, booking_id: str, user: str, reason: str) -> None:
+    result = ctx.send(c.CancelBooking, actor=user, booking_id=booking_id, reason=reason)
+    ctx.emit(result, f"{result['booking_id']}\t{result['status']}")
+
+
+@main.command()
+@click.argument("booking_id")
+@click.option("--user", required=True, help="An admin.")
+@pass_ctx
+def override(ctx: Context, booking_id: str, user: str) -> None:
+    """Waive auto-cancellation of a booking (admins only)."""
+    result = ctx.send(c.WaiveAutoCancel, actor=user, booking_id=booking_id)
+    ctx.emit(result, f"{result['booking_id']}\t{result['status']}\tauto-cancellation waived")
+
+
+def _booking_line(row: dict[str, Any]) -> str:
+    flags = (
+        "confirmed" if row["confirmed"] else "unconfirmed",
+        "reminded" if row["reminded"] else "not-reminded",
+    )
+    return "\t".join(
+        [
+            row["booking_id"],
+            row["status"],
+            *flags,
+            row["venue_id"],
+            row["date"],
+            f"{row['start']}-{row['end']}",
+            row["user"],
+        ]
+    )
+
+
+@main.command()
+@click.option("--user", default=None)
+@click.option("--venue", "venue_id", default=None)
+@click.option("--date", default=None)
+@pass_ctx
+def bookings(ctx: Context, user: str | None, venue_id: str | None, date: str | None) -> None:
+    """One line per booking: status, confirmed, reminded."""
+    for row in queries.booking_list(ctx.service.engine, user, venue_id, date):
+        ctx.emit(row, _booking_line(row))
+
+
+@main.command()
+@click.argument("booking_id")
+@pass_ctx
+def show(ctx: Context, booking_id: str) -> None:
+    """One booking's current state."""
+    row = queries.booking(ctx.service.engine, booking_id)
+    if row is None:
+        raise BadInput(f"unknown booking: {booking_id}", "unknown_booking")
+    ctx.emit(row, "\n".join(f"{k}: {v}" for k, v in row.items()))

@@ -1,0 +1,128 @@
+"""Time, history, read models, mail and the service: `tick`, `history`, `replay`, `outbox`,
+`run`, `demo`."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from typing import TextIO
+
+import click
+
+from bookit import commands as c
+from bookit.entrypoints.cli.context import Context, main, pass_ctx
+from bookit.errors import BadInput
+from bookit.projections import queries
+
+# Time, history, read models, mail
+
+
+@main.command()
+@pass_ctx
+def tick(ctx: Context) -> None:
+    """Run everything due at the clock's now."""
+    result = ctx.send(c.Tick, now=ctx.clock())
+    ctx.emit(result, f"{result['now']}: {result['handled']} handled, {result['skipped']} skipped")
+
+
+@main.command()
+@click.argument("booking_id")
+@pass_ctx
+def history(ctx: Context, booking_id: str) -> None:
+    """The audit trail: every event about a booking, in order."""
+    rows = queries.history(ctx.service.engine, booking_id)
+    if not rows:
+        raise BadInput(f"unknown booking: {booking_id}", "unknown_booking")
+    for row in rows:
+        ctx.emit(
+            row,
+            f"{row['at']}\t{row['topic']}\tby {row['actor']}\tcommand {row['command_id']}\t"
+            + json.dumps(row["data"], sort_keys=True),
+        )
+
+
+@main.command()
+@click.option("--verify", is_flag=True, help="Rebuild into a scratch database and compare.")
+@pass_ctx
+def replay(ctx: Context, verify: bool) -> None:
+    """Rebuild the read models from the event store."""
+    from bookit.projections.rebuild import rebuild
+    from bookit.projections.rebuild import verify as verify_rebuild
+
+    service = ctx.service
+    total = service.app.recorder.max_notification_id() or 0
+    with click.progressbar(length=total, label="replaying", file=_progress_stream()) as bar:
+        if verify:
+            differences = verify_rebuild(service.app, service.engine, bar.update)
+        else:
+            applied = rebuild(service.app, service.engine, bar.update)
+    if verify:
+        result = {"verified": not differences, "differences": [vars(d) for d in differences]}
+        ctx.emit(
+            result,
+            "read models match a fresh replay" if not differences else f"MISMATCH: {result['differences']}",
+        )
+        if differences:
+            sys.exit(1)
+    else:
+        ctx.emit({"events": applied}, f"replayed {applied} events")
+
+
+def _progress_stream() -> TextIO:
+    """Progress goes to a terminal only; piped output stays clean for machines."""
+    return sys.stderr if sys.stderr.isatty() else io.StringIO()
+
+
+@main.command()
+@click.option("--to", default=None)
+@click.option("--refused", is_flag=True, help="The emails a mail server refused for good instead.")
+@pass_ctx
+def outbox(ctx: Context, to: str | None, refused: bool) -> None:
+    """Emails sent, oldest first."""
+    now = ctx.clock()
+    ctx.service.bus.settle(now)
+    for row in queries.outbox(ctx.service.engine, to, refused=refused):
+        when, why = (row["refused_at"], f"\t{row['error']}") if refused else (row["sent_at"], "")
+        ctx.emit(row, f"{when}\t{row['kind']}\t{row['recipient']}\t{row['subject_id']}{why}")
+    paused = queries.backoff_of(ctx.service.engine, ctx.service.mailer.name)
+    if paused is not None:
+        # Whoever looks at the outbox is who needs to know that mail is not going out.
+        click.echo(
+            f"warning: mail delivery has failed {paused['failures']} time(s) since "
+            f"{paused['failing_since']}; next attempt at {paused['retry_at']}: {paused['last_error']}",
+            err=True,
+        )
+
+
+@main.command()
+@click.option(
+    "--every",
+    type=float,
+    default=30.0,
+    envvar="BOOKIT_TICK_SECONDS",
+    show_default=True,
+    help="Seconds between ticks.",
+)
+@click.option("--once", is_flag=True, hidden=True)
+@pass_ctx
+def run(ctx: Context, every: float, once: bool) -> None:
+    """The service: consume commands and tick every N seconds."""
+    from bookit.entrypoints.service import run_service
+
+    run_service(ctx, every=every, once=once)
+
+
+@main.command()
+@click.option("--days", type=int, default=7, show_default=True)
+@click.option("--venues", type=int, default=3, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@pass_ctx
+def demo(ctx: Context, days: int, venues: int, seed: int) -> None:
+    """A simulated busy week with a fake clock, then a summary."""
+    from bookit.demo.simulation import Simulation
+
+    sim = Simulation(ctx.home, venues=venues, days=days, seed=seed)
+    with click.progressbar(length=sim.total_steps, label="simulating", file=_progress_stream()) as bar:
+        summary = sim.run(progress=bar.update)
+    ctx.emit(summary, "\n".join(f"{k:>22}: {v}" for k, v in summary.items()))

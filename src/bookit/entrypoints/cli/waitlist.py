@@ -1,0 +1,84 @@
+"""`bookit waitlist ...`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import click
+
+from bookit import commands as c
+from bookit.entrypoints.cli.context import Context, main, pass_ctx
+from bookit.projections import queries
+
+# Waitlist
+
+
+@main.group()
+def waitlist() -> None:
+    """Join, claim, leave or decline; see your entries."""
+
+
+@waitlist.command("join")
+@click.option("--user", required=True)
+@click.option("--venue", "venue_id", required=True)
+@click.option("--date", required=True)
+@click.option("--start", required=True)
+@click.option("--end", required=True)
+@click.option("--priority", type=int, default=None, help="Admins only; lower goes first.")
+@click.option("--for", "for_user", default=None, help="Admins only: put this user in the queue.")
+@pass_ctx
+def waitlist_join(
+    ctx: Context,
+    user: str,
+    venue_id: str,
+    date: str,
+    start: str,
+    end: str,
+    priority: int | None,
+    for_user: str | None,
+) -> None:
+    result = ctx.send(
+        c.JoinWaitlist,
+        actor=user,
+        venue_id=venue_id,
+        date=date,
+        start=start,
+        end=end,
+        priority=priority,
+        user=for_user,
+    )
+    ctx.emit(result, f"{result['entry_id']}\tposition {result['position']}")
+
+
+def _entry_command(cls: type[c.Command], verb: str) -> Callable[..., None]:
+    @click.argument("entry_id")
+    @click.option("--user", required=True)
+    @pass_ctx
+    def run(ctx: Context, entry_id: str, user: str) -> None:
+        result = ctx.send(cls, actor=user, entry_id=entry_id)
+        ctx.emit(result, f"{result.get('booking_id', result.get('entry_id'))}\t{verb}")
+
+    return run
+
+
+waitlist.command("claim", help="Claim an open offer: books the slot at once.")(
+    _entry_command(c.ClaimOffer, "claimed")
+)
+waitlist.command("leave", help="Leave the queue.")(_entry_command(c.LeaveWaitlist, "left"))
+waitlist.command("decline", help="Pass an open offer on at once.")(_entry_command(c.DeclineOffer, "declined"))
+
+
+@waitlist.command("mine")
+@click.option("--user", required=True)
+@pass_ctx
+def waitlist_mine(ctx: Context, user: str) -> None:
+    """Your active entries, with seconds left to claim when offered."""
+    for row in queries.my_waitlist(ctx.service.engine, user, ctx.clock()):
+        left = (
+            f"\toffered, {row['seconds_left']}s left"
+            if row["status"] == "offered"
+            else f"\tposition {row['position']}"
+        )
+        ctx.emit(
+            row, f"{row['entry_id']}\t{row['venue_id']}\t{row['date']}\t{row['start']}-{row['end']}{left}"
+        )

@@ -1,0 +1,1 @@
+"""Tools for tests of BookIT and of users' own rules: invariants over a service, and more."""
