@@ -34,6 +34,8 @@ class Taken(Interval):
 @dataclass(frozen=True)
 class Hold(Interval):
     until: datetime
+    # The others offered the same freeing (batch/all modes); the hold is kept under the first.
+    shared_with: tuple[str, ...] = ()
 
 
 class VenueDay(DomainAggregate):
@@ -70,9 +72,11 @@ class VenueDay(DomainAggregate):
         starts_at: datetime
         ends_at: datetime
         until: datetime
+        shared_with: list[str] | None = None
 
         def apply(self, day: VenueDay) -> None:
-            day.holds[self.entry_id] = Hold(self.starts_at, self.ends_at, self.until)
+            shared = tuple(self.shared_with or ())
+            day.holds[self.entry_id] = Hold(self.starts_at, self.ends_at, self.until, shared)
 
     class HoldLifted(DomainAggregate.Event):
         TOPIC = "venue_day.hold_lifted"
@@ -114,7 +118,10 @@ class VenueDay(DomainAggregate):
         if any(t.overlaps(starts_at, ends_at) for t in self.taken.values()):
             return Refused("slot is taken", "slot_taken")
         for entry_id, hold in self.holds.items():
-            if entry_id != ignoring_hold and hold.overlaps(starts_at, ends_at):
+            mine = ignoring_hold is not None and (
+                entry_id == ignoring_hold or ignoring_hold in hold.shared_with
+            )
+            if not mine and hold.overlaps(starts_at, ends_at):
                 return Refused(
                     "slot is held for someone on the waitlist; join the waitlist instead",
                     "slot_held",
@@ -141,8 +148,9 @@ class VenueDay(DomainAggregate):
         refusal = self.conflict(starts_at, ends_at, ignoring_hold=claiming_entry)
         if refusal:
             raise refusal
-        if claiming_entry is not None and claiming_entry in self.holds:
-            self._record(self.HoldLifted, cause, entry_id=claiming_entry)
+        held_as = self._hold_key(claiming_entry) if claiming_entry is not None else None
+        if held_as is not None:
+            self._record(self.HoldLifted, cause, entry_id=held_as)
         self._record(
             self.IntervalTaken,
             cause,
@@ -159,10 +167,21 @@ class VenueDay(DomainAggregate):
         self._record(self.IntervalReleased, cause, booking_id=str(booking_id))
         return Interval(taken.starts_at, taken.ends_at)
 
-    def hold(self, entry_id: str, interval: Interval, until: datetime, cause: Cause) -> None:
+    def hold(
+        self,
+        entry_id: str,
+        interval: Interval,
+        until: datetime,
+        cause: Cause,
+        *,
+        shared_with: tuple[str, ...] = (),
+    ) -> None:
+        """Hold the interval for an offer; `shared_with` names the others offered the same
+        freeing, any of whom may turn the hold into their booking."""
         refusal = self.conflict(interval.starts_at, interval.ends_at)
         if refusal:
             raise refusal
+        extra = {"shared_with": list(shared_with)} if shared_with else {}
         self._record(
             self.IntervalHeld,
             cause,
@@ -170,14 +189,23 @@ class VenueDay(DomainAggregate):
             starts_at=interval.starts_at,
             ends_at=interval.ends_at,
             until=until,
+            **extra,
         )
 
     def lift_hold(self, entry_id: str, cause: Cause) -> Interval | None:
-        hold = self.holds.get(entry_id)
-        if hold is None:
+        """Lift the hold `entry_id` has a share in; the caller lifts a shared hold only once
+        nobody offered it is still holding it."""
+        key = self._hold_key(entry_id)
+        if key is None:
             return None
-        self._record(self.HoldLifted, cause, entry_id=entry_id)
+        hold = self.holds[key]
+        self._record(self.HoldLifted, cause, entry_id=key)
         return Interval(hold.starts_at, hold.ends_at)
+
+    def _hold_key(self, entry_id: str) -> str | None:
+        if entry_id in self.holds:
+            return entry_id
+        return next((key for key, hold in self.holds.items() if entry_id in hold.shared_with), None)
 
     def note_queue(self, slot_id: UUID, interval: Interval, cause: Cause) -> None:
         if str(slot_id) not in self.queues:
