@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
-from api_client import People, api_server
-from api_story import ADMIN, A, B, C, SLOT, waitlist_story
 
+from api_client import People, api_server
+from api_story import ADMIN, SLOT, A, B, C, waitlist_story
 from bookit import commands as c
 from bookit.aggregates.base import SYSTEM
 from bookit.bootstrap import Service, bootstrap
@@ -157,7 +157,9 @@ def test_malformed_unknown_and_oversized_bodies(service: Service, people: People
     huge = SLOT | {"purpose": "x" * (65 * 1024)}
     _problem(ann.post("/api/bookings", json=huge), 413, "body_too_large")
     _problem(ann.post("/api/bookings", json=SLOT | {"purpose": "x" * 1001}), 422, "invalid_request")
-    _problem(ann.post("/api/bookings", json=SLOT, headers={"Idempotency-Key": "k" * 201}), 422, "invalid_request")
+    _problem(
+        ann.post("/api/bookings", json=SLOT, headers={"Idempotency-Key": "k" * 201}), 422, "invalid_request"
+    )
     assert events(service) == before
 
 
