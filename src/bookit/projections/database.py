@@ -7,10 +7,11 @@ apply one twice, and two workers following at once cannot both apply the same ba
 
 from __future__ import annotations
 
+import functools
+from importlib import import_module
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, create_engine, event, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, inspect, select, update
 
 from bookit.projections.tables import metadata, positions
 
@@ -19,11 +20,6 @@ from bookit.projections.tables import metadata, positions
 # FOR UPDATE: on PostgreSQL a second worker waits for the first one's batch instead of applying
 # the same events again and failing on their primary keys (SQLite serialises writers anyway).
 _POSITION = select(positions.c.position).where(positions.c.name == bindparam("follower")).with_for_update()
-# Two followers starting at once both find no row: the second one's insert keeps the first's.
-_START = {
-    "sqlite": sqlite.insert(positions).on_conflict_do_nothing(),
-    "postgresql": postgresql.insert(positions).on_conflict_do_nothing(),
-}
 _ADVANCE = (
     update(positions)
     .where(positions.c.name == bindparam("follower"), positions.c.position == bindparam("old"))
@@ -37,7 +33,13 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    metadata.create_all(engine)
+    # One query for the tables that are there, rather than one per table: every `bookit`
+    # command that reads opens this, so it counts in how fast the command line answers.
+    with engine.connect() as conn:
+        existing = set(inspect(conn).get_table_names())
+    missing = [table for table in metadata.sorted_tables if table.name not in existing]
+    if missing:
+        metadata.create_all(engine, tables=missing)
     return engine
 
 
@@ -52,9 +54,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def position_of(conn: Connection, name: str) -> int:
     row = conn.execute(_POSITION, {"follower": name}).first()
     if row is None:
-        conn.execute(_START[conn.dialect.name], {"name": name, "position": 0})
+        conn.execute(_start(conn.dialect.name), {"name": name, "position": 0})
         return 0
     return int(row[0])
+
+
+@functools.cache
+def _start(dialect: str) -> Any:
+    """Two followers starting at once both find no row: the second one's insert keeps the
+    first's. Built on first use, so a process on SQLite never loads the PostgreSQL dialect."""
+    return import_module(f"sqlalchemy.dialects.{dialect}").insert(positions).on_conflict_do_nothing()
 
 
 def advance(conn: Connection, name: str, old: int, new: int) -> bool:

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, Row, and_, func, or_, select
-from sqlalchemy.orm import aliased
 
 from bookit.localtime import from_iso, iso
 from bookit.projections.tables import (
@@ -69,7 +68,7 @@ def booking(engine: Engine, booking_id: str) -> dict[str, Any] | None:
 def my_waitlist(engine: Engine, user: str, now: datetime) -> list[dict[str, Any]]:
     """A user's active entries with their place in line and, when offered, seconds left."""
     mine = waitlist_entries
-    other = aliased(waitlist_entries)
+    other = waitlist_entries.alias()
     ahead = (
         select(func.count())
         .where(
