@@ -28,6 +28,7 @@ from bookit.projections.tables import (
     audit,
     bookings,
     due_timers,
+    venue_rules,
     venues,
     waitlist_entries,
     waitlist_slots,
@@ -164,6 +165,7 @@ class Batch:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.venues = Rows(venues)
+        self.venue_rules = Rows(venue_rules)
         self.admins = Rows(admins)
         self.bookings = Rows(bookings)
         self.waitlist_slots = Rows(waitlist_slots)
@@ -181,6 +183,7 @@ class Batch:
     def flush(self) -> None:
         for rows in (
             self.venues,
+            self.venue_rules,
             self.admins,
             self.bookings,
             self.waitlist_slots,
