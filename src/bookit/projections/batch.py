@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from bookit.projections.database import insert_or_ignore
 from bookit.projections.tables import (
     admins,
     audit,
@@ -108,11 +108,6 @@ def _update(table: Table, key: str, columns: tuple[str, ...]) -> Any:
     )
 
 
-# Insert a timer unless one with its key is there already.
-_ADD_TIMER = {
-    "sqlite": sqlite.insert(due_timers).on_conflict_do_nothing(),
-    "postgresql": postgresql.insert(due_timers).on_conflict_do_nothing(),
-}
 _DROP_TIMER = delete(due_timers).where(due_timers.c.timer_key == bindparam("key"))
 _DROP_TIMER_OF_COMMAND = delete(due_timers).where(due_timers.c.command_id == bindparam("command"))
 
@@ -149,10 +144,8 @@ class Timers:
         if self.dropped_by_command:
             executemany(conn, _DROP_TIMER_OF_COMMAND, self.dropped_by_command)
         if self.added:
-            statement = _ADD_TIMER.get(conn.dialect.name)
-            if statement is None:
-                raise NotImplementedError(f"no insert-if-absent for {conn.dialect.name}")
-            executemany(conn, statement, list(self.added.values()))
+            # A timer is added unless one with its key is there already.
+            executemany(conn, insert_or_ignore(due_timers, conn.dialect.name), list(self.added.values()))
         self.added, self.of_command, self.dropped, self.dropped_by_command = {}, {}, [], []
 
 
