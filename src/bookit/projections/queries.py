@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, Row, and_, func, or_, select
-from sqlalchemy.orm import aliased
 
+from bookit.aggregates.venue import Venue
 from bookit.localtime import from_iso, iso
 from bookit.projections.tables import (
     admins,
@@ -18,6 +18,7 @@ from bookit.projections.tables import (
     due_timers,
     emails_refused,
     emails_sent,
+    venue_rules,
     venues,
     waitlist_entries,
 )
@@ -78,6 +79,16 @@ def availability(engine: Engine, venue_id: str, date: str) -> list[dict[str, str
     return out
 
 
+def rules_of(engine: Engine, venue_id: str) -> dict[str, Any] | None:
+    """The rules in force at a venue (rules, set_at, set_by), or None for an unknown venue."""
+    rows = _rows(engine, select(venue_rules).where(venue_rules.c.venue_id == venue_id))
+    if not rows:
+        return None
+    row = rows[0]
+    row["rules"] = json.loads(row["rules"])
+    return row
+
+
 def admin_list(engine: Engine) -> list[str]:
     return [row["email"] for row in _rows(engine, select(admins).order_by(admins.c.email))]
 
@@ -103,7 +114,7 @@ def booking(engine: Engine, booking_id: str) -> dict[str, Any] | None:
 def my_waitlist(engine: Engine, user: str, now: datetime) -> list[dict[str, Any]]:
     """A user's active entries with their place in line and, when offered, seconds left."""
     mine = waitlist_entries
-    other = aliased(waitlist_entries)
+    other = waitlist_entries.alias()
     ahead = (
         select(func.count())
         .where(
@@ -150,6 +161,17 @@ def history(engine: Engine, booking_id: str) -> list[dict[str, Any]]:
 def entry_history(engine: Engine, entry_id: str) -> list[dict[str, Any]]:
     """Every event that concerns a waitlist entry, in store order."""
     rows = _rows(engine, select(audit).where(audit.c.entry_id == entry_id).order_by(audit.c.position))
+    for row in rows:
+        row["data"] = json.loads(row["data"])
+    return rows
+
+
+def venue_history(engine: Engine, venue_id: str) -> list[dict[str, Any]]:
+    """Every event of a venue (registered, rules set), in store order."""
+    query = (
+        select(audit).where(audit.c.aggregate_id == str(Venue.id_for(venue_id))).order_by(audit.c.position)
+    )
+    rows = _rows(engine, query)
     for row in rows:
         row["data"] = json.loads(row["data"])
     return rows
