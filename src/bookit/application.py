@@ -342,7 +342,16 @@ class BookIT(Application[UUID]):
 
     def offer_policy(self, venue_id: str) -> OfferPolicy:
         """How freed time at this venue is offered now: its rules in force, else the config's."""
-        return self.rules.offer_policy(self._venue(venue_id).tz)
+        venue = self._venue(venue_id)
+        rules = venue.rules
+        return self.rules.offer_policy(
+            venue.tz,
+            offer_window=None if rules.offer_window is None else str(rules.offer_window),
+            quiet_hours=rules.quiet_hours,
+            # A venue's `one` is also what a venue that never set a mode has: it defers to the
+            # configured mode (BOOKIT_OFFER_MODE, itself `one` unless set).
+            offer_mode=None if rules.offer_mode == "one" else rules.offer_mode,
+        )
 
     def _slots_of(self, day: VenueDay, freed: Interval) -> list[WaitlistSlot]:
         return [self._get(WaitlistSlot, UUID(s), "waitlist slot") for s in day.queues_overlapping(freed)]

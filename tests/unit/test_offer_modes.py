@@ -149,3 +149,21 @@ def test_rule_16_an_offer_too_close_to_the_start_goes_out_at_once() -> None:
     send(app, c.CancelBooking, OWNER, near, booking_id=booking)
     (offer,) = notified(app)
     assert offer.opens_at is None and offer.deadline == datetime(2026, 12, 5, 10, 0, tzinfo=UTC)
+
+
+def test_rule_12_an_offer_is_judged_by_the_venue_rules_in_force_when_it_is_made() -> None:
+    app, booking, entries = world()
+    send(app, c.SetVenueRules, SYSTEM, venue_id="hall", offer_mode="batch:2", offer_window="auto")
+    send(app, c.CancelBooking, OWNER, booking_id=booking)
+    # Four days ahead, auto gives 8 hours; batch:2 offers p0 and p1.
+    assert statuses(app, entries) == [OFFERED, OFFERED, WAITING, WAITING, WAITING]
+    assert {o.deadline for o in notified(app)} == {NOW + timedelta(hours=8)}
+    # The venue goes back to one-at-a-time: the open offers keep what they were given.
+    send(app, c.SetVenueRules, SYSTEM, venue_id="hall", offer_mode="one", offer_window=15)
+    assert {o.deadline for o in notified(app)} == {NOW + timedelta(hours=8)}
+    later = NOW + timedelta(hours=8)
+    for entry in entries[:2]:
+        send(app, c.ExpireOffer, SYSTEM, later, slot_id=SLOT_ID, entry_id=entry)
+    # The next freeing is judged by the rules now in force: p2 alone, for 15 minutes.
+    assert statuses(app, entries) == ["out", "out", OFFERED, WAITING, WAITING]
+    assert notified(app)[-1].deadline == later + timedelta(minutes=15)
