@@ -37,6 +37,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "replay": {"events": 300},
         "snapshots": {"histories": [100, 200], "repeats": 2},
         "month": {"venues": 1, "days": 1, "tick_minutes": 30},
+        "cli_startup": {"venues": 2, "runs": 2},
     },
     "quick": {
         "raw_floor": {"aggregates": 1000, "read_passes": 3},
@@ -49,6 +50,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "replay": {"events": 10_000},
         "snapshots": {"histories": [100, 1000, 5000], "repeats": 5},
         "month": {"venues": 4, "days": 2, "tick_minutes": 1},
+        "cli_startup": {"venues": 5, "runs": 10},
     },
     "full": {
         "raw_floor": {"aggregates": 5000, "read_passes": 3},
@@ -62,6 +64,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "replay": {"events": 120_000},
         "snapshots": {"histories": [100, 1000, 5000, 10000], "repeats": 20},
         "month": {"venues": 50, "days": 30, "tick_minutes": 1},
+        "cli_startup": {"venues": 5, "runs": 10},
     },
 }
 
@@ -73,6 +76,7 @@ MODULES = {
     "replay": "replay",
     "snapshots": "snapshots",
     "month": "month",
+    "cli_startup": "cli_startup",
 }
 # Scenarios that also run on PostgreSQL when it is reachable; the rest measure the embedded store.
 ON_POSTGRES = {
@@ -139,11 +143,11 @@ def child(name: str, store: str, size: dict[str, Any]) -> None:
 
 
 def add_ratios(entry: dict[str, Any], floors: dict[str, dict[str, float]]) -> None:
-    floor = floors.get(entry["store"])
+    floor = floors.get(entry["store"]) or {}
     figures = entry.get("figures") or {}
-    if not floor or not figures:
+    if not figures or (not floor and entry["name"] != "cli_startup"):
         return
-    gcs, read = floor["get_command_save_per_s"], floor["read_decode_per_s"]
+    gcs, read = floor.get("get_command_save_per_s", 0.0), floor.get("read_decode_per_s", 0.0)
     ratios: dict[str, float] = {}
     if entry["name"] in ("commands", "crud_peer"):
         ratios = {k: v / gcs for k, v in figures.items()}
@@ -155,6 +159,14 @@ def add_ratios(entry: dict[str, Any], floors: dict[str, dict[str, float]]) -> No
         ratios["replay_events_per_s"] = figures["replay_events_per_s"] / read
     elif entry["name"] == "snapshots":
         ratios = {k: v / 1000 * gcs for k, v in figures.items()}  # one load, in raw commands
+    elif entry["name"] == "cli_startup":
+        # Processes, not store operations: each command over the library it stands on.
+        ratios["bookit_help_ms"] = figures["bookit_help_ms"] / figures["python_import_click_ms"]
+        ratios["bookit_venue_list_ms"] = (
+            figures["bookit_venue_list_ms"] / figures["python_import_sqlalchemy_ms"]
+        )
+        entry["ratios"] = ratios
+        return
     elif entry["name"] == "month":
         ratios["ticks_per_s_in_raw_commands"] = entry["params"]["ticks"] / figures["wall_s"] / gcs
     entry["ratios"] = ratios
@@ -181,6 +193,14 @@ def goals(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if e["name"] == "replay" and ratios:
             value = ratios["replay_events_per_s"]
             goal("replay events/s / raw read+decode", store, value, ">= 0.33", value >= 1 / 3)
+        if e["name"] == "cli_startup" and ratios:
+            value = ratios["bookit_help_ms"]
+            goal(
+                "bookit --help / python -c 'import click' (median of runs)", store, value, "<= 2", value <= 2
+            )
+            value = ratios["bookit_venue_list_ms"]
+            what = "bookit venue list / python -c 'import sqlalchemy'"
+            goal(what, store, value, "<= 1.5", value <= 1.5)
         if e["name"] == "snapshots":
             figures, histories = e.get("figures") or {}, e["params"]["histories"]
             for kind in ("venue_day", "waitlist"):
