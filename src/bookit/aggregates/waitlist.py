@@ -70,6 +70,9 @@ class WaitlistSlot(DomainAggregate):
         end: str
         starts_at: datetime
         ends_at: datetime
+        # When the queue closes; None (and events from before it existed) is at the start.
+        # At a venue with check-in a no-show can free the slot after it starts (rule 14).
+        closes_at: datetime | None = None
 
     class Joined(DomainAggregate.Event):
         TOPIC = "waitlist.joined"
@@ -180,6 +183,7 @@ class WaitlistSlot(DomainAggregate):
         end: str,
         starts_at: datetime,
         ends_at: datetime,
+        closes_at: datetime | None = None,
         **_: Any,
     ) -> None:
         self.venue_id = venue_id
@@ -188,6 +192,7 @@ class WaitlistSlot(DomainAggregate):
         self.end = end
         self.starts_at = starts_at
         self.ends_at = ends_at
+        self.closes_at = closes_at or starts_at
         self.entries: dict[str, Entry] = {}
         self.next_seq = 1
         self.closed = False
@@ -206,6 +211,7 @@ class WaitlistSlot(DomainAggregate):
         starts_at: datetime,
         ends_at: datetime,
         cause: Cause,
+        closes_at: datetime | None = None,
     ) -> WaitlistSlot:
         return cls._start(
             cls.Opened,
@@ -217,6 +223,7 @@ class WaitlistSlot(DomainAggregate):
             end=end,
             starts_at=starts_at,
             ends_at=ends_at,
+            closes_at=closes_at,
         )
 
     # Queries
@@ -284,14 +291,16 @@ class WaitlistSlot(DomainAggregate):
 
     def offer(self, policy: OfferPolicy, cause: Cause) -> list[Entry]:
         """Offer this freeing to the first in line, or the first N, or all (the policy's mode),
-        all with the same window; nothing while an offer is open or once the slot has started."""
-        if self.open_offers() or self.closed or cause.at >= self.starts_at:
+        all with the same window; nothing while an offer is open or once the queue has closed.
+        The window never reaches past the start, or, for time a no-show freed after the start
+        (rule 14), past the queue's closing."""
+        if self.open_offers() or self.closed or cause.at >= self.closes_at:
             return []
         waiting = self.waiting()
         chosen = waiting[: policy.mode.how_many(len(waiting))]
         if not chosen:
             return []
-        plan = policy.plan(cause.at, self.starts_at)
+        plan = policy.plan(cause.at, self.starts_at if cause.at < self.starts_at else self.closes_at)
         opens_at = plan.opens_at if plan.opens_at > cause.at else None
         # Fields left at their defaults are not written, so a default policy's events are
         # exactly those of before offer policies existed.
@@ -352,7 +361,7 @@ class WaitlistSlot(DomainAggregate):
         """Close the queue once the slot has started; returns who was still in it."""
         if self.closed:
             return []
-        if cause.at < self.starts_at:
+        if cause.at < self.closes_at:
             raise Refused("the slot has not started yet", "not_due")
         remaining = sorted((e for e in self.entries.values() if e.status in ACTIVE), key=lambda e: e.order)
         self._record(self.Closed, cause, entry_ids=[e.entry_id for e in remaining])

@@ -25,16 +25,19 @@ def offer_freed_time(
     slots: Sequence[WaitlistSlot],
     policy: OfferPolicy,
     cause: Cause,
+    buffer: int = 0,
 ) -> list[WaitlistSlot]:
     """Offer each queue touching the freed time, earliest slot first, if its slot is now free.
 
     Returns the slots that made an offer. A slot that has started is never offered (its queue
-    is closed by the clock); a slot still partly taken by another booking is left waiting.
-    Everyone offered one freeing together shares one hold, which any of them may claim.
+    is closed by the clock); a slot still partly taken by another booking, or too close to one
+    for the venue's buffer, is left waiting. Time a no-show freed after a slot's start is offered
+    while its queue is open, with offers that end before the slot does (rule 14). Everyone
+    offered one freeing together shares one hold, which any of them may claim.
     """
     offered = []
     for slot in sorted(slots, key=lambda s: (s.starts_at, s.ends_at, str(s.id))):
-        if not slot.interval_overlaps(freed) or not day.is_free(slot.starts_at, slot.ends_at):
+        if not slot.interval_overlaps(freed) or not day.is_free(slot.starts_at, slot.ends_at, buffer):
             continue
         entries = slot.offer(policy, cause)
         if not entries:
@@ -42,8 +45,7 @@ def offer_freed_time(
         first, *others = entries
         assert first.deadline is not None
         interval = Interval(slot.starts_at, slot.ends_at)
-        day.hold(
-            first.entry_id, interval, first.deadline, cause, shared_with=tuple(e.entry_id for e in others)
-        )
+        shared = tuple(e.entry_id for e in others)
+        day.hold(first.entry_id, interval, first.deadline, cause, buffer, shared_with=shared)
         offered.append(slot)
     return offered
