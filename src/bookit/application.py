@@ -7,6 +7,7 @@ retry when another worker saved one of the same aggregates first (optimistic con
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -76,8 +77,9 @@ class BookIT(Application[UUID]):
             c.AutoCancel: self.auto_cancel,
             c.ExpireOffer: self.expire_offer,
             c.CloseWaitlist: self.close_waitlist,
-            c.SetVenueRules: lambda cmd, cause: rules_use_cases.set_venue_rules(self, cmd, cause),
         }
+        for command_type, use_case in rules_use_cases.USE_CASES.items():
+            self._use_cases[command_type] = functools.partial(use_case, self)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -139,9 +141,7 @@ class BookIT(Application[UUID]):
     def book_venue(self, cmd: c.BookVenue, cause: Cause) -> Outcome:
         venue = self._venue(cmd.venue_id)
         starts_at, ends_at = self._instants(venue, cmd.date, cmd.start, cmd.end, cause)
-        day = self._venue_day(cmd.venue_id, cmd.date, cause)
         booking_id = derived_id("booking", cmd.command_id)
-        day.take(booking_id, cause.actor, starts_at, ends_at, cause)
         booking = Booking.book(
             booking_id,
             venue_id=cmd.venue_id,
@@ -156,7 +156,19 @@ class BookIT(Application[UUID]):
             cause=cause,
             venue_rules=venue.rules,
         )
-        return self._commit(cmd, cause, _booking_outcome(booking), booking, day)
+        exempt = self._exempt(venue, cause)
+        counted = rules_use_cases.admit(self, venue, booking, cause, actor_is_admin=exempt)
+        day = self._venue_day(cmd.venue_id, cmd.date, cause)
+        day.take(
+            booking_id,
+            cause.actor,
+            starts_at,
+            ends_at,
+            cause,
+            buffer=venue.rules.buffer_minutes,
+            over_buffers=exempt,
+        )
+        return self._commit(cmd, cause, _booking_outcome(booking), booking, day, *counted)
 
     def confirm_booking(self, cmd: c.ConfirmBooking, cause: Cause) -> Outcome:
         booking = self._booking(cmd.booking_id)
@@ -172,7 +184,8 @@ class BookIT(Application[UUID]):
         booking = self._booking(cmd.booking_id)
         booking.cancel(cmd.reason, cause)
         freed = self._free_booked_time(booking, cause)
-        return self._commit(cmd, cause, _booking_outcome(booking), booking, *freed)
+        rules_effects = rules_use_cases.after_cancel(self, booking, cause, by_owner=True)
+        return self._commit(cmd, cause, _booking_outcome(booking), booking, *freed, *rules_effects)
 
     def send_reminder(self, cmd: c.SendReminder, cause: Cause) -> Outcome:
         booking = self._booking(cmd.booking_id)
@@ -193,6 +206,8 @@ class BookIT(Application[UUID]):
             # receipt still records the timer as handled so it is not nominated again.
             return self._settled_without_effect(cmd, cause, refusal, booking)
         freed = self._free_booked_time(booking, cause) if cancelled else []
+        if cancelled:
+            freed += rules_use_cases.after_cancel(self, booking, cause, by_owner=False)
         return self._commit(cmd, cause, _booking_outcome(booking), booking, *freed)
 
     # Waitlist
@@ -206,14 +221,22 @@ class BookIT(Application[UUID]):
             raise Refused("only an admin may add someone else to a waitlist", "not_admin")
         venue = self._venue(cmd.venue_id)
         starts_at, ends_at = self._instants(venue, cmd.date, cmd.start, cmd.end, cause)
+        rules_use_cases.admit_to_queue(self, venue, user, starts_at, ends_at, cause)
         day = self._venue_day(cmd.venue_id, cmd.date, cause)
         if day.booked_by(user, starts_at, ends_at):
             raise Refused("you already have a booking for this slot", "already_booked")
-        if day.is_free(starts_at, ends_at):
+        if day.is_free(starts_at, ends_at, venue.rules.buffer_minutes):
             raise Refused("slot is free: book it instead of joining its waitlist", "slot_free")
         slot_id = WaitlistSlot.id_for(cmd.venue_id, cmd.date, cmd.start, cmd.end)
         slot = self._maybe(WaitlistSlot, slot_id) or WaitlistSlot.open(
-            cmd.venue_id, cmd.date, cmd.start, cmd.end, starts_at, ends_at, cause
+            cmd.venue_id,
+            cmd.date,
+            cmd.start,
+            cmd.end,
+            starts_at,
+            ends_at,
+            cause,
+            closes_at=rules_use_cases.queue_closes_at(venue, starts_at, ends_at, self.rules),
         )
         entry_id = derived_id("waitlist-entry", cmd.command_id)
         allowance = self._maybe(WaitlistAllowance, WaitlistAllowance.id_for(user, cmd.date))
@@ -257,6 +280,7 @@ class BookIT(Application[UUID]):
         entry_id = str(cmd.entry_id)
         booking_id = derived_id("booking", cmd.command_id)
         slot.claim(entry_id, booking_id, cause)
+        venue = self._venue(slot.venue_id)
         day = self._venue_day(slot.venue_id, slot.date, cause)
         try:
             day.take(booking_id, cause.actor, slot.starts_at, slot.ends_at, cause, claiming_entry=entry_id)
@@ -280,10 +304,13 @@ class BookIT(Application[UUID]):
             rules=self.rules,
             cause=cause,
             waitlist_entry_id=entry_id,
-            venue_rules=self._venue(slot.venue_id).rules,
+            venue_rules=venue.rules,
+        )
+        counted = rules_use_cases.admit(
+            self, venue, booking, cause, actor_is_admin=self._exempt(venue, cause)
         )
         outcome = _booking_outcome(booking) | {"entry_id": entry_id}
-        return self._commit(cmd, cause, outcome, slot, day, booking)
+        return self._commit(cmd, cause, outcome, slot, day, booking, *counted)
 
     def close_waitlist(self, cmd: c.CloseWaitlist, cause: Cause) -> Outcome:
         slot = self._get(WaitlistSlot, cmd.slot_id, "waitlist slot")
@@ -298,7 +325,7 @@ class BookIT(Application[UUID]):
             if freed is not None:
                 # An overlapping queue whose slot starts later may now be offered this time.
                 others = [s for s in self._slots_of(day, freed) if s.id != slot.id]
-                changed += offer_freed_time(day, freed, others, self.rules, cause)
+                changed += offer_freed_time(day, freed, others, self.rules, cause, self._buffer(day))
         return self._commit(cmd, cause, {"closed": len(remaining)}, *changed)
 
     def waitlist_slot(self, slot_id: UUID) -> WaitlistSlot:
@@ -314,7 +341,10 @@ class BookIT(Application[UUID]):
         freed = day.release(booking.id, cause)
         if freed is None:
             return [day]
-        return [day, *offer_freed_time(day, freed, self._slots_of(day, freed), self.rules, cause)]
+        offered = offer_freed_time(
+            day, freed, self._slots_of(day, freed), self.rules, cause, self._buffer(day)
+        )
+        return [day, *offered]
 
     def _pass_offer_on(self, slot: WaitlistSlot, entry_id: str, cause: Cause) -> list[Aggregate]:
         day = self._venue_day(slot.venue_id, slot.date, cause)
@@ -322,11 +352,20 @@ class BookIT(Application[UUID]):
         if freed is None:
             return [slot, day]
         others = [s for s in self._slots_of(day, freed) if s.id != slot.id]
-        offered = offer_freed_time(day, freed, [slot, *others], self.rules, cause)
+        offered = offer_freed_time(day, freed, [slot, *others], self.rules, cause, self._buffer(day))
         return [slot, day, *(s for s in offered if s.id != slot.id)]
 
     def _slots_of(self, day: VenueDay, freed: Interval) -> list[WaitlistSlot]:
         return [self._get(WaitlistSlot, UUID(s), "waitlist slot") for s in day.queues_overlapping(freed)]
+
+    def _buffer(self, day: VenueDay) -> int:
+        """The changeover an offer of freed time is made under: the venue's rules now."""
+        return self._venue(day.venue_id).rules.buffer_minutes
+
+    def _exempt(self, venue: Venue, cause: Cause) -> bool:
+        """Admins book over buffers and outside quotas (asked only when the venue has either)."""
+        rules = venue.rules
+        return bool(rules.buffer_minutes or rules.quotas) and self.is_admin(cause.actor)
 
     def _settled_without_effect(
         self, cmd: c.Command, cause: Cause, refusal: Refused, *unchanged: Aggregate
@@ -337,12 +376,25 @@ class BookIT(Application[UUID]):
 
     # Loading and saving
 
+    # For the use cases beside this class (rules_use_cases.py)
+
     def commit(self, cmd: c.Command, cause: Cause, outcome: Outcome, *changed: Aggregate) -> Outcome:
         """Save what a use case changed and the command's receipt, in one atomic save."""
         return self._commit(cmd, cause, outcome, *changed)
 
     def venue(self, venue_id: str) -> Venue:
         return self._venue(venue_id)
+
+    def maybe(self, cls: type[A], ident: UUID) -> A | None:
+        return self._maybe(cls, ident)
+
+    def settled_without_effect(
+        self, cmd: c.Command, cause: Cause, refusal: Refused, *unchanged: Aggregate
+    ) -> Outcome:
+        return self._settled_without_effect(cmd, cause, refusal, *unchanged)
+
+    def free_booked_time(self, booking: Booking, cause: Cause) -> list[Aggregate]:
+        return self._free_booked_time(booking, cause)
 
     def _commit(self, cmd: c.Command, cause: Cause, outcome: Outcome, *changed: Aggregate) -> Outcome:
         receipt = CommandReceipt.handled(type(cmd).__name__, outcome, cause)

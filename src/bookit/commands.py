@@ -248,6 +248,28 @@ _RULE_INPUTS = frozenset(
 )
 
 
+class CheckIn(Command):
+    """The owner is at the venue (rule 14): from the booking's start until the check-in deadline."""
+
+    type: Literal["CheckIn"] = "CheckIn"
+    booking_id: UUID
+
+
+class WaiveStrike(Command):
+    """An admin takes back the strike a booking earned (its history shows it)."""
+
+    type: Literal["WaiveStrike"] = "WaiveStrike"
+    booking_id: UUID
+
+
+class ClearStrikes(Command):
+    """An admin clears every strike of a user at a venue, which ends a suspension."""
+
+    type: Literal["ClearStrikes"] = "ClearStrikes"
+    user: Email
+    venue_id: VenueId
+
+
 class Tick(Command):
     type: Literal["Tick"] = "Tick"
     actor: Actor = SYSTEM
@@ -285,6 +307,16 @@ class CloseWaitlist(Command):
     slot_id: UUID
 
 
+class OpenCheckIn(Command):
+    type: Literal["OpenCheckIn"] = "OpenCheckIn"
+    booking_id: UUID
+
+
+class ReleaseNoShow(Command):
+    type: Literal["ReleaseNoShow"] = "ReleaseNoShow"
+    booking_id: UUID
+
+
 class RecordReminderDelivery(Command):
     type: Literal["RecordReminderDelivery"] = "RecordReminderDelivery"
     booking_id: UUID
@@ -305,6 +337,9 @@ PUBLIC_COMMANDS: dict[str, type[Command]] = {
         DeclineOffer,
         ClaimOffer,
         SetVenueRules,
+        CheckIn,
+        WaiveStrike,
+        ClearStrikes,
         Tick,
     )
 }

@@ -9,7 +9,7 @@ overlap, and a slot held for a waitlist offer cannot be booked around the queue 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -25,15 +25,21 @@ class Interval:
     def overlaps(self, starts_at: datetime, ends_at: datetime) -> bool:
         return self.starts_at < ends_at and starts_at < self.ends_at
 
+    def widened(self, minutes: int) -> Interval:
+        pad = timedelta(minutes=minutes)
+        return Interval(self.starts_at - pad, self.ends_at + pad)
+
 
 @dataclass(frozen=True)
 class Taken(Interval):
     user: str
+    buffer: int = 0  # minutes kept free before and after it
 
 
 @dataclass(frozen=True)
 class Hold(Interval):
     until: datetime
+    buffer: int = 0
 
 
 class VenueDay(DomainAggregate):
@@ -53,9 +59,10 @@ class VenueDay(DomainAggregate):
         user: str
         starts_at: datetime
         ends_at: datetime
+        buffer_minutes: int = 0
 
         def apply(self, day: VenueDay) -> None:
-            day.taken[self.booking_id] = Taken(self.starts_at, self.ends_at, self.user)
+            day.taken[self.booking_id] = Taken(self.starts_at, self.ends_at, self.user, self.buffer_minutes)
 
     class IntervalReleased(DomainAggregate.Event):
         TOPIC = "venue_day.interval_released"
@@ -70,9 +77,10 @@ class VenueDay(DomainAggregate):
         starts_at: datetime
         ends_at: datetime
         until: datetime
+        buffer_minutes: int = 0
 
         def apply(self, day: VenueDay) -> None:
-            day.holds[self.entry_id] = Hold(self.starts_at, self.ends_at, self.until)
+            day.holds[self.entry_id] = Hold(self.starts_at, self.ends_at, self.until, self.buffer_minutes)
 
     class HoldLifted(DomainAggregate.Event):
         TOPIC = "venue_day.hold_lifted"
@@ -108,9 +116,16 @@ class VenueDay(DomainAggregate):
         return cls._start(cls.Opened, cls.id_for(venue_id, date), cause, venue_id=venue_id, date=date)
 
     def conflict(
-        self, starts_at: datetime, ends_at: datetime, *, ignoring_hold: str | None = None
+        self,
+        starts_at: datetime,
+        ends_at: datetime,
+        *,
+        ignoring_hold: str | None = None,
+        buffer: int = 0,
+        over_buffers: bool = False,
     ) -> Refused | None:
-        """Why [starts_at, ends_at) cannot be booked now, or None if it can."""
+        """Why [starts_at, ends_at) cannot be booked now, or None if it can. `buffer` is the
+        changeover the new interval asks for; `over_buffers` ignores every buffer (admins)."""
         if any(t.overlaps(starts_at, ends_at) for t in self.taken.values()):
             return Refused("slot is taken", "slot_taken")
         for entry_id, hold in self.holds.items():
@@ -119,10 +134,21 @@ class VenueDay(DomainAggregate):
                     "slot is held for someone on the waitlist; join the waitlist instead",
                     "slot_held",
                 )
+        if over_buffers:
+            return None
+        near: list[Taken | Hold] = [*self.taken.values()]
+        near += [h for entry_id, h in self.holds.items() if entry_id != ignoring_hold]
+        for other in near:
+            pad = max(other.buffer, buffer)
+            if pad and other.widened(pad).overlaps(starts_at, ends_at):
+                return Refused(
+                    f"too close to another booking: {pad} minutes are kept free between bookings here",
+                    "buffer_conflict",
+                )
         return None
 
-    def is_free(self, starts_at: datetime, ends_at: datetime) -> bool:
-        return self.conflict(starts_at, ends_at) is None
+    def is_free(self, starts_at: datetime, ends_at: datetime, buffer: int = 0) -> bool:
+        return self.conflict(starts_at, ends_at, buffer=buffer) is None
 
     def booked_by(self, user: str, starts_at: datetime, ends_at: datetime) -> bool:
         return any(t.user == user and t.overlaps(starts_at, ends_at) for t in self.taken.values())
@@ -136,9 +162,17 @@ class VenueDay(DomainAggregate):
         cause: Cause,
         *,
         claiming_entry: str | None = None,
+        buffer: int = 0,
+        over_buffers: bool = False,
     ) -> None:
-        """Take the interval for a booking; a claim turns its own hold into the booking."""
-        refusal = self.conflict(starts_at, ends_at, ignoring_hold=claiming_entry)
+        """Take the interval for a booking; a claim turns its own hold into the booking (with
+        the buffer the hold was offered under)."""
+        hold = self.holds.get(claiming_entry) if claiming_entry is not None else None
+        if hold is not None:
+            buffer = hold.buffer
+        refusal = self.conflict(
+            starts_at, ends_at, ignoring_hold=claiming_entry, buffer=buffer, over_buffers=over_buffers
+        )
         if refusal:
             raise refusal
         if claiming_entry is not None and claiming_entry in self.holds:
@@ -150,17 +184,19 @@ class VenueDay(DomainAggregate):
             user=user,
             starts_at=starts_at,
             ends_at=ends_at,
+            buffer_minutes=buffer,
         )
 
     def release(self, booking_id: UUID, cause: Cause) -> Interval | None:
+        """Free a booking's interval; returns what may have become bookable (with its buffer)."""
         taken = self.taken.get(str(booking_id))
         if taken is None:
             return None
         self._record(self.IntervalReleased, cause, booking_id=str(booking_id))
-        return Interval(taken.starts_at, taken.ends_at)
+        return taken.widened(taken.buffer)
 
-    def hold(self, entry_id: str, interval: Interval, until: datetime, cause: Cause) -> None:
-        refusal = self.conflict(interval.starts_at, interval.ends_at)
+    def hold(self, entry_id: str, interval: Interval, until: datetime, cause: Cause, buffer: int = 0) -> None:
+        refusal = self.conflict(interval.starts_at, interval.ends_at, buffer=buffer)
         if refusal:
             raise refusal
         self._record(
@@ -170,6 +206,7 @@ class VenueDay(DomainAggregate):
             starts_at=interval.starts_at,
             ends_at=interval.ends_at,
             until=until,
+            buffer_minutes=buffer,
         )
 
     def lift_hold(self, entry_id: str, cause: Cause) -> Interval | None:
@@ -177,7 +214,7 @@ class VenueDay(DomainAggregate):
         if hold is None:
             return None
         self._record(self.HoldLifted, cause, entry_id=entry_id)
-        return Interval(hold.starts_at, hold.ends_at)
+        return hold.widened(hold.buffer)
 
     def note_queue(self, slot_id: UUID, interval: Interval, cause: Cause) -> None:
         if str(slot_id) not in self.queues:

@@ -63,6 +63,9 @@ class WaitlistSlot(DomainAggregate):
         end: str
         starts_at: datetime
         ends_at: datetime
+        # When the queue closes; None (and events from before it existed) is at the start.
+        # At a venue with check-in a no-show can free the slot after it starts (rule 14).
+        closes_at: datetime | None = None
 
     class Joined(DomainAggregate.Event):
         TOPIC = "waitlist.joined"
@@ -141,6 +144,7 @@ class WaitlistSlot(DomainAggregate):
         end: str,
         starts_at: datetime,
         ends_at: datetime,
+        closes_at: datetime | None = None,
         **_: Any,
     ) -> None:
         self.venue_id = venue_id
@@ -149,6 +153,7 @@ class WaitlistSlot(DomainAggregate):
         self.end = end
         self.starts_at = starts_at
         self.ends_at = ends_at
+        self.closes_at = closes_at or starts_at
         self.entries: dict[str, Entry] = {}
         self.next_seq = 1
         self.closed = False
@@ -167,6 +172,7 @@ class WaitlistSlot(DomainAggregate):
         starts_at: datetime,
         ends_at: datetime,
         cause: Cause,
+        closes_at: datetime | None = None,
     ) -> WaitlistSlot:
         return cls._start(
             cls.Opened,
@@ -178,6 +184,7 @@ class WaitlistSlot(DomainAggregate):
             end=end,
             starts_at=starts_at,
             ends_at=ends_at,
+            closes_at=closes_at,
         )
 
     # Queries
@@ -233,14 +240,16 @@ class WaitlistSlot(DomainAggregate):
         return entry.status == OFFERED
 
     def offer_next(self, window: timedelta, cause: Cause) -> Entry | None:
-        """Offer the slot to the first in line, until now + window but never past its start."""
-        if self.open_offer is not None or self.closed or cause.at >= self.starts_at:
+        """Offer the slot to the first in line, until now + window but never past its start;
+        time a no-show freed after the start (rule 14) never past the queue's closing."""
+        if self.open_offer is not None or self.closed or cause.at >= self.closes_at:
             return None
         waiting = self.waiting()
         if not waiting:
             return None
         first = waiting[0]
-        deadline = min(cause.at + window, self.starts_at)
+        latest = self.starts_at if cause.at < self.starts_at else self.closes_at
+        deadline = min(cause.at + window, latest)
         self._record(self.Notified, cause, entry_id=first.entry_id, deadline=deadline)
         return self.entries[first.entry_id]
 
@@ -274,7 +283,7 @@ class WaitlistSlot(DomainAggregate):
         """Close the queue once the slot has started; returns who was still in it."""
         if self.closed:
             return []
-        if cause.at < self.starts_at:
+        if cause.at < self.closes_at:
             raise Refused("the slot has not started yet", "not_due")
         remaining = sorted((e for e in self.entries.values() if e.status in ACTIVE), key=lambda e: e.order)
         self._record(self.Closed, cause, entry_ids=[e.entry_id for e in remaining])

@@ -22,20 +22,23 @@ def offer_freed_time(
     slots: Sequence[WaitlistSlot],
     rules: Rules,
     cause: Cause,
+    buffer: int = 0,
 ) -> list[WaitlistSlot]:
     """Offer each queue touching the freed time, earliest slot first, if its slot is now free.
 
     Returns the slots that made an offer. A slot that has started is never offered (its queue
-    is closed by the clock); a slot still partly taken by another booking is left waiting.
+    is closed by the clock); a slot still partly taken by another booking, or too close to one
+    for the venue's buffer, is left waiting. Time a no-show freed after a slot's start is offered
+    while its queue is open, with offers that end before the slot does (rule 14).
     """
     offered = []
     for slot in sorted(slots, key=lambda s: (s.starts_at, s.ends_at, str(s.id))):
-        if not slot.interval_overlaps(freed) or not day.is_free(slot.starts_at, slot.ends_at):
+        if not slot.interval_overlaps(freed) or not day.is_free(slot.starts_at, slot.ends_at, buffer):
             continue
         entry = slot.offer_next(rules.offer_window, cause)
         if entry is None:
             continue
         assert entry.deadline is not None
-        day.hold(entry.entry_id, Interval(slot.starts_at, slot.ends_at), entry.deadline, cause)
+        day.hold(entry.entry_id, Interval(slot.starts_at, slot.ends_at), entry.deadline, cause, buffer)
         offered.append(slot)
     return offered

@@ -24,6 +24,8 @@ REMIND = "remind"
 AUTO_CANCEL = "auto_cancel"
 EXPIRE_OFFER = "expire_offer"
 CLOSE_QUEUE = "close_queue"
+OPEN_CHECK_IN = "open_check_in"
+NO_SHOW = "no_show"
 
 
 def timer_command_id(timer_key: str, due_at: str) -> UUID:
@@ -66,6 +68,10 @@ def booked(batch: Batch, e: Booking.Booked) -> None:
         _add(batch, REMIND, booking_id, e.reminder_due)
     if e.cancel_due is not None:
         _add(batch, AUTO_CANCEL, booking_id, e.cancel_due)
+    if e.check_in_until is not None:
+        # Rule 14: remind the owner when check-in opens, release the booking when it closes.
+        _add(batch, OPEN_CHECK_IN, booking_id, e.starts_at)
+        _add(batch, NO_SHOW, booking_id, e.check_in_until)
 
 
 def reminded(batch: Batch, e: Booking.Reminded) -> None:
@@ -79,11 +85,22 @@ def confirmation_settled(batch: Batch, e: Any) -> None:
 def booking_ended(batch: Batch, e: Any) -> None:
     _drop(batch, REMIND, str(e.originator_id))
     _drop(batch, AUTO_CANCEL, str(e.originator_id))
+    check_in_settled(batch, e)
+
+
+def check_in_opened(batch: Batch, e: Booking.CheckInOpened) -> None:
+    _drop(batch, OPEN_CHECK_IN, str(e.originator_id))
+
+
+def check_in_settled(batch: Batch, e: Any) -> None:
+    _drop(batch, OPEN_CHECK_IN, str(e.originator_id))
+    _drop(batch, NO_SHOW, str(e.originator_id))
 
 
 def slot_opened(batch: Batch, e: WaitlistSlot.Opened) -> None:
     # The queue must be closed, and the people still in it told, once the slot starts.
-    _add(batch, CLOSE_QUEUE, str(e.originator_id), e.starts_at, slot_id=str(e.originator_id))
+    closes_at = e.closes_at or e.starts_at
+    _add(batch, CLOSE_QUEUE, str(e.originator_id), closes_at, slot_id=str(e.originator_id))
 
 
 def offered(batch: Batch, e: WaitlistSlot.Notified) -> None:
@@ -112,6 +129,9 @@ HANDLERS: dict[type, Any] = {
     Booking.AutoCancelSkipped: confirmation_settled,
     Booking.Cancelled: booking_ended,
     Booking.AutoCancelled: booking_ended,
+    Booking.CheckInOpened: check_in_opened,
+    Booking.CheckedIn: check_in_settled,
+    Booking.NoShow: booking_ended,
     WaitlistSlot.Opened: slot_opened,
     WaitlistSlot.Notified: offered,
     WaitlistSlot.Claimed: offer_settled,
