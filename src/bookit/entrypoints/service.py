@@ -53,11 +53,15 @@ def open_when_ready(open_service: Callable[[], Service], stop: threading.Event) 
 
 
 def run_service(service: Service, settings: Settings, stop: threading.Event) -> None:
-    """Serve the link pages and tick (or work the bus) until `stop` is set."""
+    """Serve the link pages and the HTTP API, and tick (or work the bus), until `stop` is set."""
+    from bookit.entrypoints.api import make_api
     from bookit.entrypoints.link_pages import http_address, serve_links
 
     host, port = http_address()
-    pages = threading.Thread(target=serve_links, args=(service, host, port, stop), name="links", daemon=True)
+    api = make_api(service, settings.bus_url)
+    pages = threading.Thread(
+        target=serve_links, args=(service, host, port, stop), kwargs={"api": api}, name="links", daemon=True
+    )
     if not settings.once:
         pages.start()
     click.echo(
@@ -65,6 +69,7 @@ def run_service(service: Service, settings: Settings, stop: threading.Event) -> 
         f"link pages on http://{host}:{port}/ (Ctrl-C stops)",
         err=True,
     )
+    click.echo(f"HTTP API on http://{host}:{port}/api/ ({api.state.tokens.describe()})", err=True)
     try:
         if settings.bus_url != "local":
             from bookit.entrypoints.bus_worker import run_worker

@@ -27,7 +27,10 @@ from bookit.projections.tables import (
     admins,
     audit,
     bookings,
+    check_ins,
     due_timers,
+    strikes,
+    venue_rules,
     venues,
     waitlist_entries,
     waitlist_slots,
@@ -157,8 +160,11 @@ class Batch:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.venues = Rows(venues)
+        self.venue_rules = Rows(venue_rules)
         self.admins = Rows(admins)
         self.bookings = Rows(bookings)
+        self.check_ins = Rows(check_ins)
+        self.strikes = Rows(strikes)
         self.waitlist_slots = Rows(waitlist_slots)
         self.waitlist_entries = Rows(waitlist_entries)
         self.due_timers = Timers()
@@ -174,8 +180,11 @@ class Batch:
     def flush(self) -> None:
         for rows in (
             self.venues,
+            self.venue_rules,
             self.admins,
             self.bookings,
+            self.check_ins,
+            self.strikes,
             self.waitlist_slots,
             self.waitlist_entries,
             self.due_timers,

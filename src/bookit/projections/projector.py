@@ -17,7 +17,7 @@ from eventsourcing.persistence import Notification
 from sqlalchemy import Connection, Engine
 
 from bookit import commands as c
-from bookit.projections import audit, bookings, due_timers, waitlist
+from bookit.projections import audit, bookings, due_timers, rules, waitlist
 from bookit.projections.batch import Batch
 from bookit.projections.following import Applied, TrackedFollower
 
@@ -26,7 +26,7 @@ Handler = Callable[[Batch, Any], None]
 
 def _handlers_by_type() -> dict[type, list[Handler]]:
     by_type: dict[type, list[Handler]] = defaultdict(list)
-    for module in (bookings, waitlist, due_timers):
+    for module in (bookings, waitlist, due_timers, rules):
         for event_type, handler in module.HANDLERS.items():
             by_type[event_type].append(handler)
     return dict(by_type)

@@ -24,6 +24,16 @@ venues = Table(
     Column("tz", String(64), nullable=False),
 )
 
+# The rules in force at each venue (DESIGN rule 12), as JSON with sorted keys, and who set them.
+venue_rules = Table(
+    "venue_rules",
+    metadata,
+    Column("venue_id", String(64), primary_key=True),
+    Column("rules", Text, nullable=False),
+    Column("set_at", String(20)),
+    Column("set_by", String(320)),
+)
+
 admins = Table("admins", metadata, Column("email", String(320), primary_key=True))
 
 bookings = Table(
@@ -46,6 +56,33 @@ bookings = Table(
     Column("note", Text, nullable=False),
     Column("booked_at", String(20), nullable=False),
     Column("waitlist_entry_id", String(36)),
+)
+
+# Bookings with a check-in (DESIGN rule 14): until when, and whether the owner came.
+check_ins = Table(
+    "check_ins",
+    metadata,
+    Column("booking_id", String(36), primary_key=True),
+    Column("venue_id", String(64), nullable=False),
+    Column("user", String(320), nullable=False, index=True),
+    Column("starts_at", String(20), nullable=False),
+    Column("ends_at", String(20), nullable=False),
+    Column("check_in_until", String(20), nullable=False),
+    Column("checked_in_at", String(20)),
+    Column("no_show_at", String(20)),
+)
+
+# One row per strike (a no-show or a late cancellation), keyed by the booking that earned it.
+strikes = Table(
+    "strikes",
+    metadata,
+    Column("booking_id", String(36), primary_key=True),
+    Column("user", String(320), nullable=False, index=True),
+    Column("venue_id", String(64), nullable=False),
+    Column("reason", String(20), nullable=False),
+    Column("at", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("changed_by", String(320)),
 )
 
 waitlist_slots = Table(
@@ -152,4 +189,15 @@ refusals = Table(
 )
 
 # Rebuilt from the event store by `replay`, and compared by `replay --verify`.
-PROJECTED = (venues, admins, bookings, waitlist_slots, waitlist_entries, due_timers, audit)
+PROJECTED = (
+    venues,
+    venue_rules,
+    admins,
+    bookings,
+    check_ins,
+    strikes,
+    waitlist_slots,
+    waitlist_entries,
+    due_timers,
+    audit,
+)
