@@ -6,11 +6,8 @@ from typing import Any
 
 import click
 
-from bookit import commands as c
-from bookit.aggregates.base import SYSTEM
 from bookit.entrypoints.cli.context import Context, main, pass_ctx
 from bookit.errors import BadInput
-from bookit.projections import queries
 
 
 @main.command("check-in")
@@ -19,7 +16,7 @@ from bookit.projections import queries
 @pass_ctx
 def check_in(ctx: Context, booking_id: str, user: str) -> None:
     """Check in to a booking: from its start until the venue's check-in minutes after it."""
-    result = ctx.send(c.CheckIn, actor=user, booking_id=booking_id)
+    result = ctx.send("CheckIn", actor=user, booking_id=booking_id)
     ctx.emit(result, f"{result['booking_id']}\tchecked in")
 
 
@@ -42,7 +39,9 @@ def strikes(click_ctx: click.Context, user: str | None, venue_id: str | None) ->
     assert ctx is not None
     if not user:
         raise BadInput("--user is required to list strikes", "bad_input")
-    rows = queries.strikes_of(ctx.service.engine, user, ctx.clock(), venue_id)
+    from bookit.projections import queries
+
+    rows = queries.strikes_of(ctx.read_models, user, ctx.clock(), venue_id)
     for row in rows:
         ctx.emit(row, _strike_line(row))
     for venue, until in sorted({(r["venue_id"], r["suspended_until"]) for r in rows if r["suspended_until"]}):
@@ -59,15 +58,16 @@ def strikes(click_ctx: click.Context, user: str | None, venue_id: str | None) ->
 @pass_ctx
 def strikes_clear(ctx: Context, user: str, venue_id: str | None, admin: str | None) -> None:
     """Clear a user's strikes, which ends a suspension (admins only)."""
+    from bookit.aggregates.base import SYSTEM
+    from bookit.projections import queries
+
     if venue_id:
         venues = [venue_id]
     else:
         # The read model nominates the venues; each record decides what it clears.
-        venues = sorted(
-            {row["venue_id"] for row in queries.strikes_of(ctx.service.engine, user, ctx.clock())}
-        )
+        venues = sorted({row["venue_id"] for row in queries.strikes_of(ctx.read_models, user, ctx.clock())})
     for venue in venues:
-        result = ctx.send(c.ClearStrikes, actor=admin or SYSTEM, user=user, venue_id=venue)
+        result = ctx.send("ClearStrikes", actor=admin or SYSTEM, user=user, venue_id=venue)
         ctx.emit(result, f"{result['venue_id']}\t{result['cleared']} strikes cleared for {result['user']}")
     if not venues and not ctx.as_json:
         click.echo("no strikes to clear")
@@ -79,5 +79,7 @@ def strikes_clear(ctx: Context, user: str, venue_id: str | None, admin: str | No
 @pass_ctx
 def strikes_waive(ctx: Context, booking_id: str, admin: str | None) -> None:
     """Waive the strike one booking earned (admins only); the booking's history shows it."""
-    result = ctx.send(c.WaiveStrike, actor=admin or SYSTEM, booking_id=booking_id)
+    from bookit.aggregates.base import SYSTEM
+
+    result = ctx.send("WaiveStrike", actor=admin or SYSTEM, booking_id=booking_id)
     ctx.emit(result, f"{result['booking_id']}\tstrike waived")
