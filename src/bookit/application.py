@@ -23,6 +23,7 @@ from bookit import rules_use_cases
 from bookit.aggregates.admins import AdminRoster
 from bookit.aggregates.base import SYSTEM, Cause, derived_id
 from bookit.aggregates.booking import Booking
+from bookit.aggregates.offer_policy import OfferPolicy
 from bookit.aggregates.receipt import CommandReceipt
 from bookit.aggregates.transcodings import register_value_objects
 from bookit.aggregates.venue import Venue
@@ -76,6 +77,7 @@ class BookIT(Application[UUID]):
             c.RecordReminderDelivery: self.record_reminder_delivery,
             c.AutoCancel: self.auto_cancel,
             c.ExpireOffer: self.expire_offer,
+            c.OpenOfferWindow: self.open_offer_window,
             c.CloseWaitlist: self.close_waitlist,
         }
         for command_type, use_case in rules_use_cases.USE_CASES.items():
@@ -273,6 +275,14 @@ class BookIT(Application[UUID]):
         changed = self._pass_offer_on(slot, str(cmd.entry_id), cause) if expired else [slot]
         return self._commit(cmd, cause, {"entry_id": str(cmd.entry_id), "expired": expired}, *changed)
 
+    def open_offer_window(self, cmd: c.OpenOfferWindow, cause: Cause) -> Outcome:
+        slot = self._get(WaitlistSlot, cmd.slot_id, "waitlist slot")
+        try:
+            opened = slot.open_window(str(cmd.entry_id), cause)
+        except Refused as refusal:
+            return self._settled_without_effect(cmd, cause, refusal, slot)
+        return self._commit(cmd, cause, {"entry_id": str(cmd.entry_id), "opened": opened}, slot)
+
     def claim_offer(self, cmd: c.ClaimOffer, cause: Cause) -> Outcome:
         slot = self._slot_of_entry(cmd.entry_id)
         self._only_its_owner(slot, cmd.entry_id, cause, "claim")
@@ -325,7 +335,8 @@ class BookIT(Application[UUID]):
             if freed is not None:
                 # An overlapping queue whose slot starts later may now be offered this time.
                 others = [s for s in self._slots_of(day, freed) if s.id != slot.id]
-                changed += offer_freed_time(day, freed, others, self.rules, cause, self._buffer(day))
+                policy = self.offer_policy(slot.venue_id)
+                changed += offer_freed_time(day, freed, others, policy, cause, self._buffer(day))
         return self._commit(cmd, cause, {"closed": len(remaining)}, *changed)
 
     def waitlist_slot(self, slot_id: UUID) -> WaitlistSlot:
@@ -341,19 +352,34 @@ class BookIT(Application[UUID]):
         freed = day.release(booking.id, cause)
         if freed is None:
             return [day]
-        offered = offer_freed_time(
-            day, freed, self._slots_of(day, freed), self.rules, cause, self._buffer(day)
-        )
+        policy = self.offer_policy(booking.venue_id)
+        offered = offer_freed_time(day, freed, self._slots_of(day, freed), policy, cause, self._buffer(day))
         return [day, *offered]
 
     def _pass_offer_on(self, slot: WaitlistSlot, entry_id: str, cause: Cause) -> list[Aggregate]:
+        if slot.open_offers():
+            return [slot]  # others offered the same freeing still hold it (batch, all)
         day = self._venue_day(slot.venue_id, slot.date, cause)
         freed = day.lift_hold(entry_id, cause)
         if freed is None:
             return [slot, day]
         others = [s for s in self._slots_of(day, freed) if s.id != slot.id]
-        offered = offer_freed_time(day, freed, [slot, *others], self.rules, cause, self._buffer(day))
+        policy = self.offer_policy(slot.venue_id)
+        offered = offer_freed_time(day, freed, [slot, *others], policy, cause, self._buffer(day))
         return [slot, day, *(s for s in offered if s.id != slot.id)]
+
+    def offer_policy(self, venue_id: str) -> OfferPolicy:
+        """How freed time at this venue is offered now: its rules in force, else the config's."""
+        venue = self._venue(venue_id)
+        rules = venue.rules
+        return self.rules.offer_policy(
+            venue.tz,
+            offer_window=None if rules.offer_window is None else str(rules.offer_window),
+            quiet_hours=rules.quiet_hours,
+            # A venue's `one` is also what a venue that never set a mode has: it defers to the
+            # configured mode (BOOKIT_OFFER_MODE, itself `one` unless set).
+            offer_mode=None if rules.offer_mode == "one" else rules.offer_mode,
+        )
 
     def _slots_of(self, day: VenueDay, freed: Interval) -> list[WaitlistSlot]:
         return [self._get(WaitlistSlot, UUID(s), "waitlist slot") for s in day.queues_overlapping(freed)]

@@ -302,6 +302,14 @@ class ExpireOffer(Command):
     entry_id: UUID
 
 
+class OpenOfferWindow(Command):
+    """Quiet hours are over for an offer made in them: its window starts, its email goes out."""
+
+    type: Literal["OpenOfferWindow"] = "OpenOfferWindow"
+    slot_id: UUID
+    entry_id: UUID
+
+
 class CloseWaitlist(Command):
     type: Literal["CloseWaitlist"] = "CloseWaitlist"
     slot_id: UUID

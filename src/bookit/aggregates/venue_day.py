@@ -40,6 +40,8 @@ class Taken(Interval):
 class Hold(Interval):
     until: datetime
     buffer: int = 0
+    # The others offered the same freeing (batch/all modes); the hold is kept under the first.
+    shared_with: tuple[str, ...] = ()
 
 
 class VenueDay(DomainAggregate):
@@ -78,9 +80,13 @@ class VenueDay(DomainAggregate):
         ends_at: datetime
         until: datetime
         buffer_minutes: int = 0
+        shared_with: list[str] | None = None
 
         def apply(self, day: VenueDay) -> None:
-            day.holds[self.entry_id] = Hold(self.starts_at, self.ends_at, self.until, self.buffer_minutes)
+            shared = tuple(self.shared_with or ())
+            day.holds[self.entry_id] = Hold(
+                self.starts_at, self.ends_at, self.until, self.buffer_minutes, shared
+            )
 
     class HoldLifted(DomainAggregate.Event):
         TOPIC = "venue_day.hold_lifted"
@@ -129,7 +135,10 @@ class VenueDay(DomainAggregate):
         if any(t.overlaps(starts_at, ends_at) for t in self.taken.values()):
             return Refused("slot is taken", "slot_taken")
         for entry_id, hold in self.holds.items():
-            if entry_id != ignoring_hold and hold.overlaps(starts_at, ends_at):
+            mine = ignoring_hold is not None and (
+                entry_id == ignoring_hold or ignoring_hold in hold.shared_with
+            )
+            if not mine and hold.overlaps(starts_at, ends_at):
                 return Refused(
                     "slot is held for someone on the waitlist; join the waitlist instead",
                     "slot_held",
@@ -137,7 +146,7 @@ class VenueDay(DomainAggregate):
         if over_buffers:
             return None
         near: list[Taken | Hold] = [*self.taken.values()]
-        near += [h for entry_id, h in self.holds.items() if entry_id != ignoring_hold]
+        near += [h for entry_id, h in self.holds.items() if ignoring_hold not in (entry_id, *h.shared_with)]
         for other in near:
             pad = max(other.buffer, buffer)
             if pad and other.widened(pad).overlaps(starts_at, ends_at):
@@ -167,7 +176,8 @@ class VenueDay(DomainAggregate):
     ) -> None:
         """Take the interval for a booking; a claim turns its own hold into the booking (with
         the buffer the hold was offered under)."""
-        hold = self.holds.get(claiming_entry) if claiming_entry is not None else None
+        held_as = self._hold_key(claiming_entry) if claiming_entry is not None else None
+        hold = self.holds.get(held_as) if held_as is not None else None
         if hold is not None:
             buffer = hold.buffer
         refusal = self.conflict(
@@ -175,8 +185,8 @@ class VenueDay(DomainAggregate):
         )
         if refusal:
             raise refusal
-        if claiming_entry is not None and claiming_entry in self.holds:
-            self._record(self.HoldLifted, cause, entry_id=claiming_entry)
+        if held_as is not None:
+            self._record(self.HoldLifted, cause, entry_id=held_as)
         self._record(
             self.IntervalTaken,
             cause,
@@ -195,10 +205,22 @@ class VenueDay(DomainAggregate):
         self._record(self.IntervalReleased, cause, booking_id=str(booking_id))
         return taken.widened(taken.buffer)
 
-    def hold(self, entry_id: str, interval: Interval, until: datetime, cause: Cause, buffer: int = 0) -> None:
+    def hold(
+        self,
+        entry_id: str,
+        interval: Interval,
+        until: datetime,
+        cause: Cause,
+        buffer: int = 0,
+        *,
+        shared_with: tuple[str, ...] = (),
+    ) -> None:
+        """Hold the interval for an offer; `shared_with` names the others offered the same
+        freeing, any of whom may turn the hold into their booking."""
         refusal = self.conflict(interval.starts_at, interval.ends_at, buffer=buffer)
         if refusal:
             raise refusal
+        extra = {"shared_with": list(shared_with)} if shared_with else {}
         self._record(
             self.IntervalHeld,
             cause,
@@ -207,14 +229,23 @@ class VenueDay(DomainAggregate):
             ends_at=interval.ends_at,
             until=until,
             buffer_minutes=buffer,
+            **extra,
         )
 
     def lift_hold(self, entry_id: str, cause: Cause) -> Interval | None:
-        hold = self.holds.get(entry_id)
-        if hold is None:
+        """Lift the hold `entry_id` has a share in; the caller lifts a shared hold only once
+        nobody offered it is still holding it."""
+        key = self._hold_key(entry_id)
+        if key is None:
             return None
-        self._record(self.HoldLifted, cause, entry_id=entry_id)
+        hold = self.holds[key]
+        self._record(self.HoldLifted, cause, entry_id=key)
         return hold.widened(hold.buffer)
+
+    def _hold_key(self, entry_id: str) -> str | None:
+        if entry_id in self.holds:
+            return entry_id
+        return next((key for key, hold in self.holds.items() if entry_id in hold.shared_with), None)
 
     def note_queue(self, slot_id: UUID, interval: Interval, cause: Cause) -> None:
         if str(slot_id) not in self.queues:

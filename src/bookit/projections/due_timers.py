@@ -24,6 +24,7 @@ REMIND = "remind"
 AUTO_CANCEL = "auto_cancel"
 EXPIRE_OFFER = "expire_offer"
 CLOSE_QUEUE = "close_queue"
+OPEN_OFFER = "open_offer"  # an offer made in quiet hours: its window starts when they end
 OPEN_CHECK_IN = "open_check_in"
 NO_SHOW = "no_show"
 
@@ -105,16 +106,30 @@ def slot_opened(batch: Batch, e: WaitlistSlot.Opened) -> None:
 
 def offered(batch: Batch, e: WaitlistSlot.Notified) -> None:
     _add(batch, EXPIRE_OFFER, e.entry_id, e.deadline, slot_id=str(e.originator_id))
+    if e.opens_at is not None:
+        _add(batch, OPEN_OFFER, e.entry_id, e.opens_at, slot_id=str(e.originator_id))
+
+
+def window_opened(batch: Batch, e: WaitlistSlot.WindowOpened) -> None:
+    _drop(batch, OPEN_OFFER, e.entry_id)
 
 
 def offer_settled(batch: Batch, e: Any) -> None:
     _drop(batch, EXPIRE_OFFER, e.entry_id)
+    _drop(batch, OPEN_OFFER, e.entry_id)
+
+
+def offers_taken(batch: Batch, e: WaitlistSlot.OfferTaken) -> None:
+    for entry_id in e.entry_ids:
+        _drop(batch, EXPIRE_OFFER, entry_id)
+        _drop(batch, OPEN_OFFER, entry_id)
 
 
 def queue_closed(batch: Batch, e: WaitlistSlot.Closed) -> None:
     _drop(batch, CLOSE_QUEUE, str(e.originator_id))
     for entry_id in e.entry_ids:
         _drop(batch, EXPIRE_OFFER, entry_id)
+        _drop(batch, OPEN_OFFER, entry_id)
 
 
 def command_handled(batch: Batch, e: CommandReceipt.Handled) -> None:
@@ -138,6 +153,8 @@ HANDLERS: dict[type, Any] = {
     WaitlistSlot.Declined: offer_settled,
     WaitlistSlot.Expired: offer_settled,
     WaitlistSlot.Left: offer_settled,
+    WaitlistSlot.WindowOpened: window_opened,
+    WaitlistSlot.OfferTaken: offers_taken,
     WaitlistSlot.Closed: queue_closed,
     CommandReceipt.Handled: command_handled,
 }
