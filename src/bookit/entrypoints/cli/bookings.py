@@ -1,4 +1,4 @@
-"""`bookit book`, `confirm`, `cancel`, `override`, `bookings`, `show`."""
+"""`bookit book`, `confirm`, `cancel`, `override`, `bookings` (`show` is in audit.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import click
 
 from bookit import commands as c
 from bookit.entrypoints.cli.context import Context, main, pass_ctx
-from bookit.errors import BadInput
 from bookit.projections import queries
 
 # Bookings
@@ -86,14 +85,3 @@ def bookings(ctx: Context, user: str | None, venue_id: str | None, date: str | N
     """One line per booking: status, confirmed, reminded."""
     for row in queries.booking_list(ctx.service.engine, user, venue_id, date):
         ctx.emit(row, _booking_line(row))
-
-
-@main.command()
-@click.argument("booking_id")
-@pass_ctx
-def show(ctx: Context, booking_id: str) -> None:
-    """One booking's current state."""
-    row = queries.booking(ctx.service.engine, booking_id)
-    if row is None:
-        raise BadInput(f"unknown booking: {booking_id}", "unknown_booking")
-    ctx.emit(row, "\n".join(f"{k}: {v}" for k, v in row.items()))
