@@ -29,6 +29,7 @@ SIZES: dict[str, dict[str, Any]] = {
     "smoke": {
         "raw_floor": {"aggregates": 30, "read_passes": 1},
         "commands": {"venues": 1, "book": 6, "confirm": 3, "cancel": 2},
+        "crud_peer": {"venues": 1, "book": 6, "follow_every": 3},
         "tick": [
             {"future": 20, "due": 10, "due_groups": 1, "idle_ticks": 2},
             {"future": 40, "due": 10, "due_groups": 1, "idle_ticks": 2},
@@ -36,10 +37,12 @@ SIZES: dict[str, dict[str, Any]] = {
         "replay": {"events": 300},
         "snapshots": {"histories": [100, 200], "repeats": 2},
         "month": {"venues": 1, "days": 1, "tick_minutes": 30},
+        "cli_startup": {"venues": 2, "runs": 2},
     },
     "quick": {
         "raw_floor": {"aggregates": 1000, "read_passes": 3},
         "commands": {"venues": 5, "book": 150, "confirm": 75, "cancel": 40},
+        "crud_peer": {"venues": 5, "book": 150, "follow_every": 50},
         "tick": [
             {"future": 1_000, "due": 100, "due_groups": 2, "idle_ticks": 20},
             {"future": 10_000, "due": 100, "due_groups": 2, "idle_ticks": 20},
@@ -47,10 +50,12 @@ SIZES: dict[str, dict[str, Any]] = {
         "replay": {"events": 10_000},
         "snapshots": {"histories": [100, 1000, 5000], "repeats": 5},
         "month": {"venues": 4, "days": 2, "tick_minutes": 1},
+        "cli_startup": {"venues": 5, "runs": 10},
     },
     "full": {
         "raw_floor": {"aggregates": 5000, "read_passes": 3},
         "commands": {"venues": 20, "book": 1000, "confirm": 500, "cancel": 300},
+        "crud_peer": {"venues": 20, "book": 1000, "follow_every": 50},
         "tick": [
             {"future": 1_000, "due": 100, "due_groups": 5, "idle_ticks": 20},
             {"future": 10_000, "due": 100, "due_groups": 5, "idle_ticks": 20},
@@ -59,22 +64,25 @@ SIZES: dict[str, dict[str, Any]] = {
         "replay": {"events": 120_000},
         "snapshots": {"histories": [100, 1000, 5000, 10000], "repeats": 20},
         "month": {"venues": 50, "days": 30, "tick_minutes": 1},
+        "cli_startup": {"venues": 5, "runs": 10},
     },
 }
 
 MODULES = {
     "raw_floor": "raw_floor",
     "commands": "throughput",
+    "crud_peer": "crud_peer",
     "tick": "ticks",
     "replay": "replay",
     "snapshots": "snapshots",
     "month": "month",
+    "cli_startup": "cli_startup",
 }
 # Scenarios that also run on PostgreSQL when it is reachable; the rest measure the embedded store.
 ON_POSTGRES = {
     "smoke": (),
-    "quick": ("raw_floor", "commands"),
-    "full": ("raw_floor", "commands", "tick", "replay"),
+    "quick": ("raw_floor", "commands", "crud_peer"),
+    "full": ("raw_floor", "commands", "crud_peer", "tick", "replay"),
 }
 SCENARIOS = tuple(MODULES)
 
@@ -135,13 +143,13 @@ def child(name: str, store: str, size: dict[str, Any]) -> None:
 
 
 def add_ratios(entry: dict[str, Any], floors: dict[str, dict[str, float]]) -> None:
-    floor = floors.get(entry["store"])
+    floor = floors.get(entry["store"]) or {}
     figures = entry.get("figures") or {}
-    if not floor or not figures:
+    if not figures or (not floor and entry["name"] != "cli_startup"):
         return
-    gcs, read = floor["get_command_save_per_s"], floor["read_decode_per_s"]
+    gcs, read = floor.get("get_command_save_per_s", 0.0), floor.get("read_decode_per_s", 0.0)
     ratios: dict[str, float] = {}
-    if entry["name"] == "commands":
+    if entry["name"] in ("commands", "crud_peer"):
         ratios = {k: v / gcs for k, v in figures.items()}
     elif entry["name"] == "tick":
         due = entry["params"]["due"]
@@ -151,6 +159,14 @@ def add_ratios(entry: dict[str, Any], floors: dict[str, dict[str, float]]) -> No
         ratios["replay_events_per_s"] = figures["replay_events_per_s"] / read
     elif entry["name"] == "snapshots":
         ratios = {k: v / 1000 * gcs for k, v in figures.items()}  # one load, in raw commands
+    elif entry["name"] == "cli_startup":
+        # Processes, not store operations: each command over the library it stands on.
+        ratios["bookit_help_ms"] = figures["bookit_help_ms"] / figures["python_import_click_ms"]
+        ratios["bookit_venue_list_ms"] = (
+            figures["bookit_venue_list_ms"] / figures["python_import_sqlalchemy_ms"]
+        )
+        entry["ratios"] = ratios
+        return
     elif entry["name"] == "month":
         ratios["ticks_per_s_in_raw_commands"] = entry["params"]["ticks"] / figures["wall_s"] / gcs
     entry["ratios"] = ratios
@@ -166,10 +182,25 @@ def goals(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ratios, store = e.get("ratios") or {}, e["store"]
         if e["name"] == "commands":
             for key, value in ratios.items():
-                goal(f"{key} / raw get+command+save", store, value, ">= 0.5", value >= 0.5)
+                # Issue 15: a command that owes no email at half the store's floor; one that
+                # owes an email (counted until it is delivered) at 0.3.
+                target = 0.5 if key.startswith("confirm") else 0.3
+                goal(f"local {key} / raw get+command+save", store, value, f">= {target}", value >= target)
+        if e["name"] == "tick" and ratios:
+            value = ratios["tick_due_items_per_s"]
+            what = f"tick due items/s / raw get+command+save, {e['params']['future']} future"
+            goal(what, store, value, ">= 0.3", value >= 0.3)
         if e["name"] == "replay" and ratios:
             value = ratios["replay_events_per_s"]
             goal("replay events/s / raw read+decode", store, value, ">= 0.33", value >= 1 / 3)
+        if e["name"] == "cli_startup" and ratios:
+            value = ratios["bookit_help_ms"]
+            goal(
+                "bookit --help / python -c 'import click' (median of runs)", store, value, "<= 2", value <= 2
+            )
+            value = ratios["bookit_venue_list_ms"]
+            what = "bookit venue list / python -c 'import sqlalchemy'"
+            goal(what, store, value, "<= 1.5", value <= 1.5)
         if e["name"] == "snapshots":
             figures, histories = e.get("figures") or {}, e["params"]["histories"]
             for kind in ("venue_day", "waitlist"):
@@ -178,6 +209,7 @@ def goals(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 what = f"{kind} load with snapshots, {histories[-1]} / {histories[0]} events"
                 goal(what, store, growth, "<= 2", None if growth is None else growth <= 2)
     for store in sorted({e["store"] for e in entries}):
+        _against_crud(goal, entries, store)
         ticks = sorted(
             (e for e in entries if e["name"] == "tick" and e["store"] == store and e.get("figures")),
             key=lambda e: e["params"]["future"],
@@ -187,8 +219,26 @@ def goals(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
             scale = f"{large['params']['future']} / {small['params']['future']} future bookings"
             for key in ("tick_due_ms", "tick_nothing_due_ms", "tick_due_cpu_ms", "tick_nothing_due_cpu_ms"):
                 value = large["figures"][key] / small["figures"][key]
-                goal(f"{key}, {scale}", store, value, "<= 1.5 (close to 1)", value <= 1.5)
+                goal(f"{key}, {scale}", store, value, "<= 1.2", value <= 1.2)
     return out
+
+
+def _against_crud(goal: Any, entries: list[dict[str, Any]], store: str) -> None:
+    """BookIT's booking rate over the CRUD peer's, each in the same shape: command by command
+    with followers after each (local mode), and batched (the worker)."""
+    figures = {
+        e["name"]: e.get("figures") or {} for e in entries if e["store"] == store and not e.get("error")
+    }
+    crud = figures.get("crud_peer")
+    if not crud:
+        return
+    pairs = [("commands", "book_per_s", "book_per_s", "local book")]
+    for bookit_name, bookit_key, crud_key, what in pairs:
+        ours = figures.get(bookit_name, {}).get(bookit_key)
+        if ours is None or crud_key not in crud:
+            continue
+        value = ours / crud[crud_key]
+        goal(f"BookIT {what} / CRUD peer {crud_key}", store, value, ">= 1.0", value >= 1.0)
 
 
 # Output

@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from bookit import commands as c
+from bookit import rules_use_cases
 from bookit.aggregates.admins import AdminRoster
 from bookit.aggregates.base import SYSTEM, Cause, derived_id
 from bookit.aggregates.booking import Booking
@@ -75,6 +76,7 @@ class BookIT(Application[UUID]):
             c.AutoCancel: self.auto_cancel,
             c.ExpireOffer: self.expire_offer,
             c.CloseWaitlist: self.close_waitlist,
+            c.SetVenueRules: lambda cmd, cause: rules_use_cases.set_venue_rules(self, cmd, cause),
         }
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
@@ -152,6 +154,7 @@ class BookIT(Application[UUID]):
             purpose=cmd.purpose,
             rules=self.rules,
             cause=cause,
+            venue_rules=venue.rules,
         )
         return self._commit(cmd, cause, _booking_outcome(booking), booking, day)
 
@@ -277,6 +280,7 @@ class BookIT(Application[UUID]):
             rules=self.rules,
             cause=cause,
             waitlist_entry_id=entry_id,
+            venue_rules=self._venue(slot.venue_id).rules,
         )
         outcome = _booking_outcome(booking) | {"entry_id": entry_id}
         return self._commit(cmd, cause, outcome, slot, day, booking)
@@ -332,6 +336,13 @@ class BookIT(Application[UUID]):
         return self._commit(cmd, cause, {"skipped": refusal.message}, *unchanged)
 
     # Loading and saving
+
+    def commit(self, cmd: c.Command, cause: Cause, outcome: Outcome, *changed: Aggregate) -> Outcome:
+        """Save what a use case changed and the command's receipt, in one atomic save."""
+        return self._commit(cmd, cause, outcome, *changed)
+
+    def venue(self, venue_id: str) -> Venue:
+        return self._venue(venue_id)
 
     def _commit(self, cmd: c.Command, cause: Cause, outcome: Outcome, *changed: Aggregate) -> Outcome:
         receipt = CommandReceipt.handled(type(cmd).__name__, outcome, cause)

@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from bookit.aggregates.base import Cause, DomainAggregate
+from bookit.aggregates.venue_rules import VenueRules
 from bookit.config import Rules
 from bookit.errors import Refused
 
@@ -41,6 +42,9 @@ class Booking(DomainAggregate):
         reminder_due: datetime | None
         cancel_due: datetime | None
         waitlist_entry_id: str | None
+        # The venue's rules in force when it was booked (rule 12): they, not today's, decide
+        # its check-in and whether a late cancellation is a strike. Absent on older events.
+        rules: dict[str, Any] | None = None
 
     class Reminded(DomainAggregate.Event):
         """The reminder is owed to the owner; the email is derived from this event."""
@@ -107,6 +111,7 @@ class Booking(DomainAggregate):
         reminder_due: datetime | None,
         cancel_due: datetime | None,
         waitlist_entry_id: str | None,
+        rules: dict[str, Any] | None = None,
         **_: Any,
     ) -> None:
         self.venue_id = venue_id
@@ -122,6 +127,7 @@ class Booking(DomainAggregate):
         self.reminder_due = reminder_due
         self.cancel_due = cancel_due
         self.waitlist_entry_id = waitlist_entry_id
+        self.rules = VenueRules.from_dict(rules)
         self.reminded_at: datetime | None = None
         self.reminder_delivered_at: datetime | None = None
         self.waived = False
@@ -143,6 +149,7 @@ class Booking(DomainAggregate):
         rules: Rules,
         cause: Cause,
         waitlist_entry_id: str | None = None,
+        venue_rules: VenueRules | None = None,
     ) -> Booking:
         """Book; a claim from the waitlist is confirmed by the claim itself (rule 4)."""
         now = cause.at
@@ -172,6 +179,7 @@ class Booking(DomainAggregate):
             reminder_due=reminder_due,
             cancel_due=cancel_due,
             waitlist_entry_id=waitlist_entry_id,
+            rules=(venue_rules or VenueRules()).as_dict(),
         )
         if reminder_due is not None and reminder_due <= now:
             booking.remind(cause)

@@ -117,13 +117,21 @@ def make_web_app(
 
 
 def serve_links(
-    service: Service, host: str, port: int, stop: threading.Event, lock: threading.Lock | None = None
+    service: Service,
+    host: str,
+    port: int,
+    stop: threading.Event,
+    lock: threading.Lock | None = None,
+    api: ASGIApp | None = None,
 ) -> None:
-    """Serve the links in this thread until `stop` is set. A port in use raises OSError here."""
+    """Serve the links (and the HTTP API under /api, if given) in this thread until `stop` is
+    set. A port in use raises OSError here."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     app = make_web_app(service, service.bus.clock, lock)
+    if api is not None:
+        app = _ApiBeside(api, app)
     # No access log: the URLs are capabilities and must not end up in log files.
     config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", server_header=False)
     server = uvicorn.Server(config)
@@ -323,6 +331,19 @@ def _render(template: str, status: int, **context: Any) -> HTMLResponse:
         "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     )
     return HTMLResponse(html, status_code=status, headers={"Content-Security-Policy": csp})
+
+
+class _ApiBeside:
+    """Requests under /api go to the HTTP API, the rest to the link pages: one server, one port."""
+
+    def __init__(self, api: ASGIApp, links: ASGIApp) -> None:
+        self.api = api
+        self.links = links
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        to_api = scope["type"] == "http" and (path == "/api" or path.startswith("/api/"))
+        await (self.api if to_api else self.links)(scope, receive, send)
 
 
 class _PrivateHeaders:

@@ -1,16 +1,20 @@
-"""Disputes answered from the record: `history`, `show` (now or `--as-of`), `explain`, `check`."""
+"""Disputes answered from the record: `history`, `show` (now or `--as-of`), `explain`, `check`.
+
+Each command imports `bookit.audit` inside its function (see context.py: starting fast).
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 
-from bookit import audit
 from bookit.entrypoints.cli.context import Context, main, pass_ctx
 from bookit.errors import BadInput, shown
-from bookit.localtime import parse_instant
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 @main.command()
@@ -19,6 +23,8 @@ from bookit.localtime import parse_instant
 @pass_ctx
 def history(ctx: Context, ident: str, emails: bool) -> None:
     """The story of a booking, a waitlist entry or a waitlist slot, every event in order."""
+    from bookit import audit
+
     found = audit.history(ctx.service, ident, emails=emails)
     for step in found.steps:
         if found.subject.kind == audit.BOOKING:
@@ -40,10 +46,13 @@ def history(ctx: Context, ident: str, emails: bool) -> None:
 @pass_ctx
 def show(ctx: Context, ident: str, as_of: str | None) -> None:
     """A booking's or a waitlist entry's state, now or as it was at an instant."""
-    if as_of is None:
+    from bookit import audit
+
+    instant = None if as_of is None else _instant(as_of)
+    if instant is None:
         row = audit.show_now(ctx.service, ident, ctx.clock())
     else:
-        row = audit.as_of(ctx.service.app, ident, _instant(as_of))
+        row = audit.as_of(ctx.service.app, ident, instant)
     ctx.emit(row, "\n".join(f"{k}: {v}" for k, v in row.items()))
 
 
@@ -52,11 +61,15 @@ def show(ctx: Context, ident: str, as_of: str | None) -> None:
 @pass_ctx
 def explain(ctx: Context, entry_id: str) -> None:
     """Who was ahead of a waitlist entry at each offer, and why."""
+    from bookit import audit
+
     result = audit.explain(ctx.service, entry_id)
     ctx.emit(result, "\n".join(audit.explain_lines(result)))
 
 
 def _instant(text: str) -> datetime:
+    from bookit.localtime import parse_instant
+
     try:
         return parse_instant(text)
     except BadInput:

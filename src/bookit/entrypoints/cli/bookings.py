@@ -1,4 +1,4 @@
-"""`bookit book`, `confirm`, `cancel`, `override`, `bookings` (`show` is in audit.py)."""
+"""`bookit book`, `confirm`, `cancel`, `override`, `bookings`, `show`."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ from typing import Any
 
 import click
 
-from bookit import commands as c
 from bookit.entrypoints.cli.context import Context, main, pass_ctx
-from bookit.projections import queries
 
 # Bookings
 
@@ -24,7 +22,7 @@ from bookit.projections import queries
 def book(ctx: Context, user: str, venue_id: str, date: str, start: str, end: str, purpose: str) -> None:
     """Book a venue for an interval (times in the venue's own zone)."""
     result = ctx.send(
-        c.BookVenue, actor=user, venue_id=venue_id, date=date, start=start, end=end, purpose=purpose
+        "BookVenue", actor=user, venue_id=venue_id, date=date, start=start, end=end, purpose=purpose
     )
     ctx.emit(result, f"{result['booking_id']}\t{result['status']}")
 
@@ -34,7 +32,7 @@ def book(ctx: Context, user: str, venue_id: str, date: str, start: str, end: str
 @click.option("--user", required=True)
 @pass_ctx
 def confirm(ctx: Context, booking_id: str, user: str) -> None:
-    result = ctx.send(c.ConfirmBooking, actor=user, booking_id=booking_id)
+    result = ctx.send("ConfirmBooking", actor=user, booking_id=booking_id)
     ctx.emit(result, f"{result['booking_id']}\t{result['status']}")
 
 
@@ -44,7 +42,7 @@ def confirm(ctx: Context, booking_id: str, user: str) -> None:
 @click.option("--reason", default="")
 @pass_ctx
 def cancel(ctx: Context, booking_id: str, user: str, reason: str) -> None:
-    result = ctx.send(c.CancelBooking, actor=user, booking_id=booking_id, reason=reason)
+    result = ctx.send("CancelBooking", actor=user, booking_id=booking_id, reason=reason)
     ctx.emit(result, f"{result['booking_id']}\t{result['status']}")
 
 
@@ -54,7 +52,7 @@ def cancel(ctx: Context, booking_id: str, user: str, reason: str) -> None:
 @pass_ctx
 def override(ctx: Context, booking_id: str, user: str) -> None:
     """Waive auto-cancellation of a booking (admins only)."""
-    result = ctx.send(c.WaiveAutoCancel, actor=user, booking_id=booking_id)
+    result = ctx.send("WaiveAutoCancel", actor=user, booking_id=booking_id)
     ctx.emit(result, f"{result['booking_id']}\t{result['status']}\tauto-cancellation waived")
 
 
@@ -83,5 +81,7 @@ def _booking_line(row: dict[str, Any]) -> str:
 @pass_ctx
 def bookings(ctx: Context, user: str | None, venue_id: str | None, date: str | None) -> None:
     """One line per booking: status, confirmed, reminded."""
-    for row in queries.booking_list(ctx.service.engine, user, venue_id, date):
+    from bookit.projections import queries
+
+    for row in queries.booking_list(ctx.read_models, user, venue_id, date):
         ctx.emit(row, _booking_line(row))

@@ -9,9 +9,7 @@ from typing import TextIO
 
 import click
 
-from bookit import commands as c
 from bookit.entrypoints.cli.context import Context, main, pass_ctx
-from bookit.projections import queries
 
 # Time, history, read models, mail
 
@@ -20,7 +18,7 @@ from bookit.projections import queries
 @pass_ctx
 def tick(ctx: Context) -> None:
     """Run everything due at the clock's now."""
-    result = ctx.send(c.Tick, now=ctx.clock())
+    result = ctx.send("Tick", now=ctx.clock())
     ctx.emit(result, f"{result['now']}: {result['handled']} handled, {result['skipped']} skipped")
 
 
@@ -62,6 +60,8 @@ def _progress_stream() -> TextIO:
 @pass_ctx
 def outbox(ctx: Context, to: str | None, refused: bool) -> None:
     """Emails sent, oldest first."""
+    from bookit.projections import queries
+
     now = ctx.clock()
     ctx.service.bus.settle(now)
     for row in queries.outbox(ctx.service.engine, to, refused=refused):
