@@ -48,6 +48,7 @@ _COMMANDS: dict[str, tuple[type[c.Command], str]] = {
     "cancel": (c.CancelBooking, "booking_id"),
     "claim": (c.ClaimOffer, "entry_id"),
     "decline": (c.DeclineOffer, "entry_id"),
+    "check-in": (c.CheckIn, "booking_id"),
 }
 _STATUS_WORDS = {
     "booked": "Booked, waiting for your confirmation",
@@ -61,6 +62,7 @@ _STATUS_WORDS = {
     "expired": "The offer expired",
     "left": "You left the waitlist",
     "closed": "Closed: the slot has started",
+    "no_show": "Released: nobody checked in in time",
 }
 _templates = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "link_templates"),
@@ -217,7 +219,7 @@ class _Pages:
             ident = UUID(link.subject_id)
         except ValueError:
             raise BadInput("this link is not valid", "bad_link") from None
-        if link.action in ("confirm", "cancel"):
+        if link.action in ("confirm", "cancel", "check-in"):
             booking: Booking = app.booking(ident)
             venue = self._venue(booking.venue_id)
             return Subject(
@@ -267,6 +269,8 @@ def _done(link: Link, subject: Subject, outcome: dict[str, Any]) -> tuple[str, l
         return "Confirmed", [f"Confirmed — see you on {when}."]
     if link.action == "cancel":
         return "Cancelled", [f"Cancelled. Your booking at {subject.venue} on {when} is cancelled."]
+    if link.action == "check-in":
+        return "Checked in", [f"Checked in — enjoy {subject.venue}. Your booking will not be released."]
     if link.action == "claim":
         span = f"{subject.day}, {subject.start}–{subject.end}"
         return "It's yours", [f"It's yours — booked {subject.venue} on {span}."]
@@ -292,6 +296,8 @@ def _explain(error: BookitError, link: Link | None, subject: Subject | None) -> 
         "no_offer": (409, "No open offer", _no_offer(subject)),
         "slot_taken": (409, "Slot taken", "Sorry, someone else has booked this time."),
         "queue_closed": (409, "Waitlist closed", "The slot has started, so its waitlist is closed."),
+        "check_in_not_open": (409, "Too early", "Check-in opens when your booking starts."),
+        "check_in_closed": (409, "Too late", "Check-in has closed for this booking."),
         "contention": (503, "Busy", "BookIT is very busy right now. Please try again in a moment."),
     }
     if code in known:

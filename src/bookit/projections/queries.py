@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, Row, and_, func, or_, select
 
+from bookit.aggregates.strikes import suspension_end
 from bookit.aggregates.venue import Venue
 from bookit.localtime import from_iso, iso
 from bookit.projections.tables import (
@@ -18,6 +19,7 @@ from bookit.projections.tables import (
     due_timers,
     emails_refused,
     emails_sent,
+    strikes,
     venue_rules,
     venues,
     waitlist_entries,
@@ -174,6 +176,29 @@ def venue_history(engine: Engine, venue_id: str) -> list[dict[str, Any]]:
     rows = _rows(engine, query)
     for row in rows:
         row["data"] = json.loads(row["data"])
+    return rows
+
+
+def strikes_of(engine: Engine, user: str, now: datetime, venue_id: str | None = None) -> list[dict[str, Any]]:
+    """A user's strikes, oldest first, each with whether it still counts under the venue's rules
+    in force now, and until when that venue suspends the user (None: it does not)."""
+    query = select(strikes).where(strikes.c.user == user.lower())
+    if venue_id:
+        query = query.where(strikes.c.venue_id == venue_id)
+    rows = _rows(engine, query.order_by(strikes.c.at, strikes.c.booking_id))
+    by_venue: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_venue.setdefault(row["venue_id"], []).append(row)
+    for venue, its in by_venue.items():
+        found = rules_of(engine, venue)
+        rules = found["rules"] if found else {}
+        days = int(rules.get("strike_days") or 30)
+        since = now - timedelta(days=days)
+        counting = [from_iso(r["at"]) for r in its if r["status"] == "active" and from_iso(r["at"]) > since]
+        until = iso(suspension_end(counting, rules.get("no_show_strikes"), days))
+        for row in its:
+            row["counts"] = row["status"] == "active" and from_iso(row["at"]) > since
+            row["suspended_until"] = until
     return rows
 
 

@@ -25,6 +25,9 @@ KINDS = (
     "waitlist-claimed",
     "waitlist-expired",
     "waitlist-closed",
+    "check-in",
+    "no-show",
+    "suspended",
 )
 
 _ENTRY_KINDS = frozenset({"waitlist-offer", "waitlist-expired", "waitlist-closed"})
@@ -39,6 +42,9 @@ _SUBJECTS = {
     "waitlist-claimed": "You got the slot: {{ venue_name }} on {{ date }}",
     "waitlist-expired": "Your waitlist offer expired: {{ venue_name }}",
     "waitlist-closed": "Waitlist closed: {{ venue_name }} on {{ date }}",
+    "check-in": "Check in now: {{ venue_name }}, {{ start }}",
+    "no-show": "Booking released (no check-in): {{ venue_name }} on {{ date }}",
+    "suspended": "New bookings suspended at {{ venue_name }} until {{ until }}",
 }
 
 # Everything Python's str.splitlines() treats as a line break is in here, not just CR/LF: the

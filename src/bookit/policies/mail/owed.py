@@ -21,6 +21,7 @@ from eventsourcing.utils import get_topic
 
 from bookit.aggregates.base import derived_id, event_id
 from bookit.aggregates.booking import Booking
+from bookit.aggregates.strikes import StrikeRecord
 from bookit.aggregates.venue import Venue
 from bookit.aggregates.waitlist import WaitlistSlot
 from bookit.links import Link, LinkSigner
@@ -178,6 +179,51 @@ def _entry_email(
     kind: str, facts: Facts, to: str, context: dict[str, Any], subject_id: str, about: str | None = None
 ) -> Email:
     return Email(kind, to, subject_id, context, message_id(facts.event, about or subject_id))
+
+
+# Check-in, no-shows and suspensions (DESIGN rule 14)
+
+
+@owes(Booking.CheckInOpened)
+def check_in_reminder(facts: Facts) -> list[Email]:
+    booking: Booking = facts.state
+    assert booking.check_in_until is not None
+    context = _booking_context(facts)
+    context |= {
+        "check_in_url": facts.links.url(
+            Link("check-in", str(booking.id), booking.user, booking.check_in_until)
+        ),
+        "check_in_until": local_time(booking.check_in_until, facts.venue.tz),
+    }
+    return [_booking_email("check-in", facts, context)]
+
+
+@owes(Booking.NoShow)
+def no_show(facts: Facts) -> list[Email]:
+    booking: Booking = facts.state
+    assert booking.check_in_until is not None
+    context = _booking_context(facts)
+    rules = facts.venue.rules
+    context |= {
+        "check_in_until": local_time(booking.check_in_until, facts.venue.tz),
+        "strike_limit": rules.no_show_strikes,
+        "strike_days": rules.strike_days,
+    }
+    return [_booking_email("no-show", facts, context)]
+
+
+@owes(StrikeRecord.Suspended)
+def suspended(facts: Facts) -> list[Email]:
+    record: StrikeRecord = facts.state
+    e = facts.event
+    context = _common(facts.venue, e.date, e.start, e.end, record.user)
+    context |= {
+        "booking_id": e.booking_id,
+        "until": local_time(e.until, facts.venue.tz),
+        "strikes": e.strikes,
+        "strike_days": e.days,
+    }
+    return [Email("suspended", record.user, e.booking_id, context, message_id(e, e.booking_id))]
 
 
 # What every email shares
