@@ -152,6 +152,7 @@ class BookIT(Application[UUID]):
             purpose=cmd.purpose,
             rules=self.rules,
             cause=cause,
+            name=cmd.name or "",
         )
         return self._commit(cmd, cause, _booking_outcome(booking), booking, day)
 
@@ -218,7 +219,7 @@ class BookIT(Application[UUID]):
         allowance.count(
             entry_id, slot_id, self._active_entries(allowance), self.rules.waitlist_limit_per_day, cause
         )
-        position = slot.join(entry_id, user, cmd.priority or 0, cause)
+        position = slot.join(entry_id, user, cmd.priority or 0, cause, name=cmd.name or "")
         day.note_queue(slot_id, Interval(starts_at, ends_at), cause)
         ticket = WaitlistTicket.issue(entry_id, slot_id, user, cause)
         outcome = {"entry_id": str(entry_id), "position": position}
@@ -254,6 +255,7 @@ class BookIT(Application[UUID]):
         entry_id = str(cmd.entry_id)
         booking_id = derived_id("booking", cmd.command_id)
         slot.claim(entry_id, booking_id, cause)
+        name = slot.entry(entry_id).name
         day = self._venue_day(slot.venue_id, slot.date, cause)
         try:
             day.take(booking_id, cause.actor, slot.starts_at, slot.ends_at, cause, claiming_entry=entry_id)
@@ -277,6 +279,7 @@ class BookIT(Application[UUID]):
             rules=self.rules,
             cause=cause,
             waitlist_entry_id=entry_id,
+            name=name,
         )
         outcome = _booking_outcome(booking) | {"entry_id": entry_id}
         return self._commit(cmd, cause, outcome, slot, day, booking)

@@ -58,6 +58,7 @@ EXTRA: dict[str, dict[str, object]] = {
     "waitlist-claimed": {"booking_id": "bk-9", "entry_id": "wl-7"},
     "waitlist-expired": {"entry_id": "wl-7", "deadline": "12:15:00"},
     "waitlist-closed": {"entry_id": "wl-7"},
+    "booking-cancelled": {"booking_id": "bk-1", "book_url": "https://bookit.local/venues/v-1"},
 }
 SUBJECT_ID = {
     "booking-confirmed": "bk-1",
@@ -67,8 +68,9 @@ SUBJECT_ID = {
     "waitlist-claimed": "bk-9",
     "waitlist-expired": "wl-7",
     "waitlist-closed": "wl-7",
+    "booking-cancelled": "bk-1",
 }
-BOOKING_KINDS = ("booking-confirmed", "reminder", "auto-cancelled", "waitlist-claimed")
+BOOKING_KINDS = ("booking-confirmed", "reminder", "auto-cancelled", "waitlist-claimed", "booking-cancelled")
 ENTRY_KINDS = ("waitlist-offer", "waitlist-expired", "waitlist-closed")
 
 
@@ -139,6 +141,7 @@ def test_every_kind_has_the_headers_machines_read(kind: str) -> None:
     assert message["From"] == "BookIT <no-reply@bookit.local>"
     assert message["To"] == "alice@example.com"
     assert message["X-BookIT-Kind"] == kind
+    assert message["Auto-Submitted"] == "auto-generated"
     assert message["Message-ID"] == MESSAGE_ID
     assert message["Date"].datetime == SENT_AT
     assert "Main Hall" in message["Subject"]
@@ -248,6 +251,7 @@ def test_line_breaks_in_the_venue_name_cannot_add_a_header(newline: str) -> None
             "Date",
             "Message-ID",
             "X-BookIT-Kind",
+            "Auto-Submitted",
             "X-BookIT-Booking",
             "MIME-Version",
             "Content-Type",
@@ -262,7 +266,7 @@ def test_line_breaks_in_the_venue_name_cannot_add_a_header(newline: str) -> None
 def test_no_venue_name_changes_which_headers_exist(venue_name: str) -> None:
     message = wire(compose("auto-cancelled", context=context("auto-cancelled", venue_name=venue_name)))
 
-    assert len(message.keys()) == 9
+    assert len(message.keys()) == 10
     assert len(message.get_all("Subject") or []) == 1
     assert str(message["Subject"]).startswith("Booking auto-cancelled:")
     assert str(message["Subject"]).splitlines() == [str(message["Subject"])]

@@ -41,6 +41,7 @@ class Booking(DomainAggregate):
         reminder_due: datetime | None
         cancel_due: datetime | None
         waitlist_entry_id: str | None
+        name: str = ""  # the owner's display name; "" before names were kept, or none given
 
     class Reminded(DomainAggregate.Event):
         """The reminder is owed to the owner; the email is derived from this event."""
@@ -107,10 +108,12 @@ class Booking(DomainAggregate):
         reminder_due: datetime | None,
         cancel_due: datetime | None,
         waitlist_entry_id: str | None,
+        name: str = "",
         **_: Any,
     ) -> None:
         self.venue_id = venue_id
         self.user = user
+        self.name = name
         self.date = date
         self.start = start
         self.end = end
@@ -143,6 +146,7 @@ class Booking(DomainAggregate):
         rules: Rules,
         cause: Cause,
         waitlist_entry_id: str | None = None,
+        name: str = "",
     ) -> Booking:
         """Book; a claim from the waitlist is confirmed by the claim itself (rule 4)."""
         now = cause.at
@@ -172,6 +176,7 @@ class Booking(DomainAggregate):
             reminder_due=reminder_due,
             cancel_due=cancel_due,
             waitlist_entry_id=waitlist_entry_id,
+            name=name,
         )
         if reminder_due is not None and reminder_due <= now:
             booking.remind(cause)

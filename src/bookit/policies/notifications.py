@@ -392,8 +392,8 @@ class Mailer:
         if kind == "reminder":
             expires = booking.starts_at
             context |= {
-                "confirm_url": self.links.url(Link("confirm", booking_id, booking.user, expires)),
-                "cancel_url": self.links.url(Link("cancel", booking_id, booking.user, expires)),
+                "confirm_url": self.links.url(Link("confirm", booking_id, expires)),
+                "cancel_url": self.links.url(Link("cancel", booking_id, expires)),
                 "confirm_by": self._local(booking.cancel_due, context["tz"]) if booking.cancel_due else "",
             }
         if kind == "auto-cancelled":
@@ -410,8 +410,8 @@ class Mailer:
             context["deadline"] = self._local(deadline, context["tz"], seconds=True)
         if kind == "waitlist-offer":
             context |= {
-                "claim_url": self.links.url(Link("claim", entry_id, entry.user, deadline)),
-                "decline_url": self.links.url(Link("decline", entry_id, entry.user, deadline)),
+                "claim_url": self.links.url(Link("claim", entry_id, deadline)),
+                "decline_url": self.links.url(Link("decline", entry_id, deadline)),
                 "minutes": max(1, round((deadline - event.timestamp) / timedelta(minutes=1))),
             }
         if kind == "waitlist-claimed":

@@ -26,6 +26,7 @@ def waitlist() -> None:
 @click.option("--end", required=True)
 @click.option("--priority", type=int, default=None, help="Admins only; lower goes first.")
 @click.option("--for", "for_user", default=None, help="Admins only: put this user in the queue.")
+@click.option("--name", default=None, help="The name emails greet whoever waits by (optional).")
 @pass_ctx
 def waitlist_join(
     ctx: Context,
@@ -36,6 +37,7 @@ def waitlist_join(
     end: str,
     priority: int | None,
     for_user: str | None,
+    name: str | None,
 ) -> None:
     result = ctx.send(
         c.JoinWaitlist,
@@ -46,6 +48,7 @@ def waitlist_join(
         end=end,
         priority=priority,
         user=for_user,
+        name=name,
     )
     ctx.emit(result, f"{result['entry_id']}\tposition {result['position']}")
 
