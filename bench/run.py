@@ -29,6 +29,7 @@ SIZES: dict[str, dict[str, Any]] = {
     "smoke": {
         "raw_floor": {"aggregates": 30, "read_passes": 1},
         "commands": {"venues": 1, "book": 6, "confirm": 3, "cancel": 2},
+        "crud_peer": {"venues": 1, "book": 6, "follow_every": 3},
         "tick": [
             {"future": 20, "due": 10, "due_groups": 1, "idle_ticks": 2},
             {"future": 40, "due": 10, "due_groups": 1, "idle_ticks": 2},
@@ -40,6 +41,7 @@ SIZES: dict[str, dict[str, Any]] = {
     "quick": {
         "raw_floor": {"aggregates": 1000, "read_passes": 3},
         "commands": {"venues": 5, "book": 150, "confirm": 75, "cancel": 40},
+        "crud_peer": {"venues": 5, "book": 150, "follow_every": 50},
         "tick": [
             {"future": 1_000, "due": 100, "due_groups": 2, "idle_ticks": 20},
             {"future": 10_000, "due": 100, "due_groups": 2, "idle_ticks": 20},
@@ -51,6 +53,7 @@ SIZES: dict[str, dict[str, Any]] = {
     "full": {
         "raw_floor": {"aggregates": 5000, "read_passes": 3},
         "commands": {"venues": 20, "book": 1000, "confirm": 500, "cancel": 300},
+        "crud_peer": {"venues": 20, "book": 1000, "follow_every": 50},
         "tick": [
             {"future": 1_000, "due": 100, "due_groups": 5, "idle_ticks": 20},
             {"future": 10_000, "due": 100, "due_groups": 5, "idle_ticks": 20},
@@ -65,6 +68,7 @@ SIZES: dict[str, dict[str, Any]] = {
 MODULES = {
     "raw_floor": "raw_floor",
     "commands": "throughput",
+    "crud_peer": "crud_peer",
     "tick": "ticks",
     "replay": "replay",
     "snapshots": "snapshots",
@@ -73,8 +77,8 @@ MODULES = {
 # Scenarios that also run on PostgreSQL when it is reachable; the rest measure the embedded store.
 ON_POSTGRES = {
     "smoke": (),
-    "quick": ("raw_floor", "commands"),
-    "full": ("raw_floor", "commands", "tick", "replay"),
+    "quick": ("raw_floor", "commands", "crud_peer"),
+    "full": ("raw_floor", "commands", "crud_peer", "tick", "replay"),
 }
 SCENARIOS = tuple(MODULES)
 
@@ -141,7 +145,7 @@ def add_ratios(entry: dict[str, Any], floors: dict[str, dict[str, float]]) -> No
         return
     gcs, read = floor["get_command_save_per_s"], floor["read_decode_per_s"]
     ratios: dict[str, float] = {}
-    if entry["name"] == "commands":
+    if entry["name"] in ("commands", "crud_peer"):
         ratios = {k: v / gcs for k, v in figures.items()}
     elif entry["name"] == "tick":
         due = entry["params"]["due"]
@@ -166,7 +170,14 @@ def goals(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ratios, store = e.get("ratios") or {}, e["store"]
         if e["name"] == "commands":
             for key, value in ratios.items():
-                goal(f"{key} / raw get+command+save", store, value, ">= 0.5", value >= 0.5)
+                # Issue 15: a command that owes no email at half the store's floor; one that
+                # owes an email (counted until it is delivered) at 0.3.
+                target = 0.5 if key.startswith("confirm") else 0.3
+                goal(f"local {key} / raw get+command+save", store, value, f">= {target}", value >= target)
+        if e["name"] == "tick" and ratios:
+            value = ratios["tick_due_items_per_s"]
+            what = f"tick due items/s / raw get+command+save, {e['params']['future']} future"
+            goal(what, store, value, ">= 0.3", value >= 0.3)
         if e["name"] == "replay" and ratios:
             value = ratios["replay_events_per_s"]
             goal("replay events/s / raw read+decode", store, value, ">= 0.33", value >= 1 / 3)
@@ -178,6 +189,7 @@ def goals(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 what = f"{kind} load with snapshots, {histories[-1]} / {histories[0]} events"
                 goal(what, store, growth, "<= 2", None if growth is None else growth <= 2)
     for store in sorted({e["store"] for e in entries}):
+        _against_crud(goal, entries, store)
         ticks = sorted(
             (e for e in entries if e["name"] == "tick" and e["store"] == store and e.get("figures")),
             key=lambda e: e["params"]["future"],
@@ -187,8 +199,26 @@ def goals(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
             scale = f"{large['params']['future']} / {small['params']['future']} future bookings"
             for key in ("tick_due_ms", "tick_nothing_due_ms", "tick_due_cpu_ms", "tick_nothing_due_cpu_ms"):
                 value = large["figures"][key] / small["figures"][key]
-                goal(f"{key}, {scale}", store, value, "<= 1.5 (close to 1)", value <= 1.5)
+                goal(f"{key}, {scale}", store, value, "<= 1.2", value <= 1.2)
     return out
+
+
+def _against_crud(goal: Any, entries: list[dict[str, Any]], store: str) -> None:
+    """BookIT's booking rate over the CRUD peer's, each in the same shape: command by command
+    with followers after each (local mode), and batched (the worker)."""
+    figures = {
+        e["name"]: e.get("figures") or {} for e in entries if e["store"] == store and not e.get("error")
+    }
+    crud = figures.get("crud_peer")
+    if not crud:
+        return
+    pairs = [("commands", "book_per_s", "book_per_s", "local book")]
+    for bookit_name, bookit_key, crud_key, what in pairs:
+        ours = figures.get(bookit_name, {}).get(bookit_key)
+        if ours is None or crud_key not in crud:
+            continue
+        value = ours / crud[crud_key]
+        goal(f"BookIT {what} / CRUD peer {crud_key}", store, value, ">= 1.0", value >= 1.0)
 
 
 # Output

@@ -15,7 +15,7 @@ from bookit import commands as c
 HOURS = range(8, 18, 2)  # five two-hour-apart slots per venue and day
 
 
-def _slots(venues: list[str], count: int) -> list[dict[str, str]]:
+def booking_slots(venues: list[str], count: int) -> list[dict[str, str]]:
     """`count` distinct one-hour slots, three days ahead and later (so nothing is due yet)."""
     slots: list[dict[str, str]] = []
     day = 0
@@ -40,7 +40,7 @@ def run(store: str, size: dict[str, int]) -> dict[str, Any]:
     with fresh_store(store) as (home, url):
         service = service_for(home, url, FakeClock())
         handle = service.bus.handle
-        slots = _slots(register_venues(service, size["venues"]), books)
+        slots = booking_slots(register_venues(service, size["venues"]), books)
         owners = [f"owner{n:04d}@example.org" for n in range(books)]
         booked: list[str] = []
 

@@ -18,9 +18,10 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from bookit import commands as c
+from bookit import rules_use_cases
 from bookit.aggregates.admins import AdminRoster
 from bookit.aggregates.base import SYSTEM, Cause, derived_id
-from bookit.aggregates.booking import Booking
+from bookit.aggregates.booking import CLAIMED_PURPOSE, Booking
 from bookit.aggregates.receipt import CommandReceipt
 from bookit.aggregates.transcodings import register_value_objects
 from bookit.aggregates.venue import Venue
@@ -75,6 +76,7 @@ class BookIT(Application[UUID]):
             c.AutoCancel: self.auto_cancel,
             c.ExpireOffer: self.expire_offer,
             c.CloseWaitlist: self.close_waitlist,
+            c.SetVenueRules: lambda cmd, cause: rules_use_cases.set_venue_rules(self, cmd, cause),
         }
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
@@ -152,6 +154,7 @@ class BookIT(Application[UUID]):
             purpose=cmd.purpose,
             rules=self.rules,
             cause=cause,
+            venue_rules=venue.rules,
             name=cmd.name or "",
         )
         return self._commit(cmd, cause, _booking_outcome(booking), booking, day)
@@ -275,10 +278,11 @@ class BookIT(Application[UUID]):
             end=slot.end,
             starts_at=slot.starts_at,
             ends_at=slot.ends_at,
-            purpose="claimed from the waitlist",
+            purpose=CLAIMED_PURPOSE,
             rules=self.rules,
             cause=cause,
             waitlist_entry_id=entry_id,
+            venue_rules=self._venue(slot.venue_id).rules,
             name=name,
         )
         outcome = _booking_outcome(booking) | {"entry_id": entry_id}
@@ -335,6 +339,13 @@ class BookIT(Application[UUID]):
         return self._commit(cmd, cause, {"skipped": refusal.message}, *unchanged)
 
     # Loading and saving
+
+    def commit(self, cmd: c.Command, cause: Cause, outcome: Outcome, *changed: Aggregate) -> Outcome:
+        """Save what a use case changed and the command's receipt, in one atomic save."""
+        return self._commit(cmd, cause, outcome, *changed)
+
+    def venue(self, venue_id: str) -> Venue:
+        return self._venue(venue_id)
 
     def _commit(self, cmd: c.Command, cause: Cause, outcome: Outcome, *changed: Aggregate) -> Outcome:
         receipt = CommandReceipt.handled(type(cmd).__name__, outcome, cause)

@@ -24,7 +24,7 @@ from bookit.application import BookIT
 from bookit.config import Rules
 from bookit.links import LinkSigner
 from bookit.messagebus import Clock, MessageBus
-from bookit.policies.notifications import Mailer
+from bookit.policies.mail.mailer import Mailer
 from bookit.projections.database import make_engine
 from bookit.projections.projector import Projector
 
@@ -135,7 +135,6 @@ def bootstrap(
         engine,
         outbox or make_outbox(home),
         links,
-        offer_minutes=int(rules.offer_window.total_seconds() // 60),
         retry_first=rules.mail_retry_first,
         retry_cap=rules.mail_retry_cap,
     )

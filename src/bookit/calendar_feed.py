@@ -16,10 +16,6 @@ from bookit.projections import queries
 
 LIVE = ("booked", "confirmed")
 
-# A booking's calendar entry changes when it is made (its first event, version 1: the
-# invitation) and when it ends (the cancellation, at whatever version that is).
-FIRST_SEQUENCE = 1
-
 
 def live_bookings(engine: Engine, user: str) -> list[ical.BookingTime]:
     """The user's bookings that are still on (booked or confirmed), by start."""
@@ -29,7 +25,7 @@ def live_bookings(engine: Engine, user: str) -> list[ical.BookingTime]:
     return [
         ical.BookingTime(
             booking_id=row["booking_id"],
-            sequence=FIRST_SEQUENCE,
+            sequence=ical.FIRST_SEQUENCE,  # live: still the invitation's
             stamp=from_iso(row["booked_at"]),
             starts_at=from_iso(row["starts_at"]),
             ends_at=from_iso(row["ends_at"]),

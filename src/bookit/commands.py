@@ -15,6 +15,7 @@ from uuid import UUID, uuid4
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -79,6 +80,63 @@ Date = Annotated[str, AfterValidator(_date)]
 Time = Annotated[str, AfterValidator(_time)]
 Zone = Annotated[str, Field(max_length=64), AfterValidator(_tz)]
 Priority = Annotated[int, Field(ge=-100, le=100)]
+
+MINUTES_PER_YEAR = 366 * 1440
+_PERIOD = r"(day|week|month)"
+
+
+def _listed(value: Any) -> Any:
+    # One quota may be sent as a plain string; several as a list.
+    return [value] if isinstance(value, str) else value
+
+
+def _bookings_quota(value: str) -> str:
+    if not re.fullmatch(rf"[1-9][0-9]{{0,3}}/{_PERIOD}", value):
+        raise ValueError(f"{shown(value)} is not a bookings quota: expected N/day, N/week or N/month")
+    return value
+
+
+def _hours_quota(value: str) -> str:
+    match = re.fullmatch(rf"([0-9]{{1,4}}(?:\.[0-9]{{1,2}})?)/{_PERIOD}", value)
+    if not match or float(match.group(1)) <= 0:
+        raise ValueError(f"{shown(value)} is not an hours quota: expected H/day, H/week or H/month (H > 0)")
+    return value
+
+
+def _offer_window(value: Any) -> int | str:
+    if value == "auto":
+        return "auto"
+    text = str(value)
+    if not re.fullmatch(r"[0-9]{1,5}", text) or not 1 <= int(text) <= 10080:
+        raise ValueError(f"{shown(value)} is not an offer window: expected auto or 1-10080 minutes")
+    return int(text)
+
+
+def _quiet_hours(value: str) -> str:
+    parts = value.split("-")
+    if len(parts) != 2:
+        raise ValueError(f"{shown(value)} is not quiet hours: expected HH:MM-HH:MM")
+    try:
+        start, end = (parse_time(p) for p in parts)
+    except BadInput as error:
+        raise ValueError(f"quiet hours {shown(value)}: {error.message}") from None
+    if start == end:
+        raise ValueError(f"quiet hours {shown(value)} start and end at the same time")
+    return value
+
+
+def _offer_mode(value: str) -> str:
+    match = re.fullmatch(r"one|all|batch:([0-9]{1,3})", value)
+    if not match or (match.group(1) is not None and not 2 <= int(match.group(1)) <= 100):
+        raise ValueError(f"{shown(value)} is not an offer mode: expected one, batch:N (N 2-100) or all")
+    return value
+
+
+BookingsQuota = Annotated[str, AfterValidator(_bookings_quota)]
+HoursQuota = Annotated[str, AfterValidator(_hours_quota)]
+OfferWindow = Annotated[int | str, BeforeValidator(_offer_window)]
+QuietHours = Annotated[str, Field(max_length=11), AfterValidator(_quiet_hours)]
+OfferMode = Annotated[str, Field(max_length=9), AfterValidator(_offer_mode)]
 
 
 class Command(BaseModel):
@@ -161,6 +219,37 @@ class ClaimOffer(Command):
     entry_id: UUID
 
 
+class SetVenueRules(Command):
+    """Set some of a venue's rules (admins only). Only the fields sent change: a field left
+    out keeps its value, a field sent as null goes back to its default."""
+
+    type: Literal["SetVenueRules"] = "SetVenueRules"
+    venue_id: VenueId
+    buffer_minutes: Annotated[int, Field(ge=0, le=720)] | None = None
+    min_notice_minutes: Annotated[int, Field(ge=0, le=MINUTES_PER_YEAR)] | None = None
+    max_advance_days: Annotated[int, Field(ge=1, le=3660)] | None = None
+    min_duration_minutes: Annotated[int, Field(ge=1, le=1440)] | None = None
+    max_duration_minutes: Annotated[int, Field(ge=1, le=1440)] | None = None
+    quota_bookings: Annotated[list[BookingsQuota], BeforeValidator(_listed)] | None = None
+    quota_hours: Annotated[list[HoursQuota], BeforeValidator(_listed)] | None = None
+    check_in_minutes: Annotated[int, Field(ge=1, le=1440)] | None = None
+    late_cancel_minutes: Annotated[int, Field(ge=1, le=MINUTES_PER_YEAR)] | None = None
+    no_show_strikes: Annotated[int, Field(ge=1, le=100)] | None = None
+    strike_days: Annotated[int, Field(ge=1, le=3660)] | None = None
+    offer_window: OfferWindow | None = None
+    quiet_hours: QuietHours | None = None
+    offer_mode: OfferMode | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The rule fields this command sets, by name (None: back to the default)."""
+        return {name: getattr(self, name) for name in sorted(self.model_fields_set) if name in _RULE_INPUTS}
+
+
+_RULE_INPUTS = frozenset(
+    name for name in SetVenueRules.model_fields if name not in ("type", "venue_id", "command_id", "actor")
+)
+
+
 class Tick(Command):
     type: Literal["Tick"] = "Tick"
     actor: Actor = SYSTEM
@@ -217,6 +306,7 @@ PUBLIC_COMMANDS: dict[str, type[Command]] = {
         LeaveWaitlist,
         DeclineOffer,
         ClaimOffer,
+        SetVenueRules,
         Tick,
     )
 }

@@ -18,7 +18,7 @@ from bookit.application import BookIT, Outcome
 from bookit.errors import BookitError
 from bookit.localtime import iso
 from bookit.policies.due_work import command_for
-from bookit.policies.notifications import Mailer
+from bookit.policies.mail.mailer import Mailer
 from bookit.projections import queries
 from bookit.projections.projector import Projector
 

@@ -34,7 +34,7 @@ from bookit.adapters.bus_topology import COMMANDS_KEY, Topology
 from bookit.adapters.event_relay import broker_connection
 from bookit.aggregates.base import SYSTEM
 from bookit.bootstrap import Service, bootstrap
-from bookit.policies.notifications import MAILED_TOPICS
+from bookit.policies.mail.owed import MAILED_TOPICS
 from bookit.testing.invariants import check_invariants, notifications
 
 NOW_DT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)

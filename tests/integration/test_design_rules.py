@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import update
 
 from bookit import commands as c
-from bookit.adapters.mail import MailDeliveryError
+from bookit.adapters.mail import MailDeliveryError, OneByOne
 from bookit.aggregates.base import SYSTEM
 from bookit.aggregates.receipt import CommandReceipt
 from bookit.bootstrap import Service, bootstrap
@@ -256,7 +256,7 @@ def test_rule_04_claimed_booking_is_confirmed_and_never_auto_cancelled(driver: A
 # Rule 5: auto-cancel only what was really reminded, with time to answer
 
 
-class BrokenOutbox:
+class BrokenOutbox(OneByOne):
     def deliver(self, message: Any) -> None:
         raise MailDeliveryError("mail server unreachable")
 

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from bookit import commands as c
+from bookit.adapters.mail import OneByOne
 from bookit.aggregates.base import SYSTEM
 from bookit.aggregates.venue_day import VenueDay
 from bookit.bootstrap import bootstrap
@@ -51,7 +52,7 @@ class Clock:
         return self.now
 
 
-class MemoryOutbox:
+class MemoryOutbox(OneByOne):
     """Keeps sent mail in a list: these tests are about the queue, not about Maildir."""
 
     def __init__(self) -> None:

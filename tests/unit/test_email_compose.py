@@ -21,7 +21,7 @@ SENT_AT = datetime(2026, 12, 2, 12, 0, 5, tzinfo=UTC)
 MESSAGE_ID = "<3f2a9c1e0b7d4e21@bookit>"
 
 COMMON: dict[str, object] = {
-    "user": "alice@example.com",
+    "name": "Alice",
     "venue_name": "Main Hall",
     "date": "Thursday 3 December 2026",
     "start": "14:00",
@@ -217,7 +217,7 @@ def test_naive_send_time_is_refused() -> None:
         ("auto-cancelled", "reason"),
         ("waitlist-expired", "deadline"),
         ("waitlist-closed", "venue_name"),
-        ("booking-confirmed", "user"),
+        ("booking-confirmed", "name"),
     ],
 )
 def test_a_missing_context_key_is_a_loud_error(kind: str, key: str) -> None:

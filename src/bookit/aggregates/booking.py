@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from bookit.aggregates.base import Cause, DomainAggregate
+from bookit.aggregates.venue_rules import VenueRules
 from bookit.config import Rules
 from bookit.errors import Refused
 
@@ -19,6 +20,8 @@ BOOKED = "booked"
 CONFIRMED = "confirmed"
 CANCELLED = "cancelled"
 AUTO_CANCELLED = "auto_cancelled"
+
+CLAIMED_PURPOSE = "claimed from the waitlist"  # the purpose of a booking made by a claim
 
 
 class Booking(DomainAggregate):
@@ -41,6 +44,9 @@ class Booking(DomainAggregate):
         reminder_due: datetime | None
         cancel_due: datetime | None
         waitlist_entry_id: str | None
+        # The venue's rules in force when it was booked (rule 12): they, not today's, decide
+        # its check-in and whether a late cancellation is a strike. Absent on older events.
+        rules: dict[str, Any] | None = None
         name: str = ""  # the owner's display name; "" before names were kept, or none given
 
     class Reminded(DomainAggregate.Event):
@@ -108,6 +114,7 @@ class Booking(DomainAggregate):
         reminder_due: datetime | None,
         cancel_due: datetime | None,
         waitlist_entry_id: str | None,
+        rules: dict[str, Any] | None = None,
         name: str = "",
         **_: Any,
     ) -> None:
@@ -125,6 +132,7 @@ class Booking(DomainAggregate):
         self.reminder_due = reminder_due
         self.cancel_due = cancel_due
         self.waitlist_entry_id = waitlist_entry_id
+        self.rules = VenueRules.from_dict(rules)
         self.reminded_at: datetime | None = None
         self.reminder_delivered_at: datetime | None = None
         self.waived = False
@@ -146,6 +154,7 @@ class Booking(DomainAggregate):
         rules: Rules,
         cause: Cause,
         waitlist_entry_id: str | None = None,
+        venue_rules: VenueRules | None = None,
         name: str = "",
     ) -> Booking:
         """Book; a claim from the waitlist is confirmed by the claim itself (rule 4)."""
@@ -176,6 +185,7 @@ class Booking(DomainAggregate):
             reminder_due=reminder_due,
             cancel_due=cancel_due,
             waitlist_entry_id=waitlist_entry_id,
+            rules=(venue_rules or VenueRules()).as_dict(),
             name=name,
         )
         if reminder_due is not None and reminder_due <= now:

@@ -13,6 +13,7 @@ from typing import Any
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from bookit.aggregates.venue_day import Hold, Interval, Taken
+from bookit.aggregates.venue_rules import VenueRules
 from bookit.aggregates.waitlist import Entry
 
 
@@ -28,6 +29,19 @@ class DataclassAsDict(Transcoding):
         return self.type(**data)
 
 
+class VenueRulesAsDict(Transcoding):
+    """Rules as events write them (quotas as plain dicts), so old snapshots load new fields."""
+
+    type = VenueRules
+    name = "venue_rules"
+
+    def encode(self, obj: VenueRules) -> dict[str, Any]:
+        return obj.as_dict()
+
+    def decode(self, data: Any) -> VenueRules:
+        return VenueRules.from_dict(data)
+
+
 class SetAsSortedList(Transcoding):
     type = set
     name = "set"
@@ -41,5 +55,11 @@ class SetAsSortedList(Transcoding):
 
 def register_value_objects(transcoder: JSONTranscoder) -> None:
     transcoder.register(SetAsSortedList())
-    for cls, name in ((Interval, "interval"), (Taken, "taken"), (Hold, "hold"), (Entry, "waitlist_entry")):
+    for cls, name in (
+        (Interval, "interval"),
+        (Taken, "taken"),
+        (Hold, "hold"),
+        (Entry, "waitlist_entry"),
+    ):
         transcoder.register(DataclassAsDict(cls, name))
+    transcoder.register(VenueRulesAsDict())

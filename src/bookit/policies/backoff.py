@@ -9,28 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, bindparam, delete, select
 
 from bookit.localtime import from_iso, iso
+from bookit.projections.database import upsert
 from bookit.projections.tables import backoffs
 
 _READ = select(backoffs).where(backoffs.c.name == bindparam("follower"))
 _CLEAR = delete(backoffs).where(backoffs.c.name == bindparam("follower"))
-
-
-def _upsert(dialect: Any) -> Any:
-    statement = dialect.insert(backoffs)
-    changed = {
-        name: statement.excluded[name] for name in ("failures", "retry_at", "failing_since", "last_error")
-    }
-    return statement.on_conflict_do_update(index_elements=[backoffs.c.name], set_=changed)
-
-
-# Two workers failing at once both write: the later write wins, which is as good as the other.
-_UPSERT = {"sqlite": _upsert(sqlite), "postgresql": _upsert(postgresql)}
+_STATE = ("failures", "retry_at", "failing_since", "last_error")
 # Far enough: 2**30 times any sane first delay is past any cap.
 _MAX_DOUBLINGS = 30
 
@@ -77,9 +65,5 @@ def save(conn: Connection, follower: str, backoff: Backoff) -> None:
         "failing_since": iso(backoff.failing_since),
         "last_error": backoff.last_error,
     }
-    upsert = _UPSERT.get(conn.dialect.name)
-    if upsert is not None:
-        conn.execute(upsert, row)
-        return
-    conn.execute(_CLEAR, {"follower": follower})
-    conn.execute(insert(backoffs), row)
+    # Two workers failing at once both write: the later write wins, which is as good as the other.
+    conn.execute(upsert(backoffs, conn.dialect.name, _STATE), row)

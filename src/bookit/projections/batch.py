@@ -21,13 +21,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from bookit.projections.database import insert_or_ignore
 from bookit.projections.tables import (
     admins,
     audit,
     bookings,
     due_timers,
+    venue_rules,
     venues,
     waitlist_entries,
     waitlist_slots,
@@ -107,11 +108,6 @@ def _update(table: Table, key: str, columns: tuple[str, ...]) -> Any:
     )
 
 
-# Insert a timer unless one with its key is there already.
-_ADD_TIMER = {
-    "sqlite": sqlite.insert(due_timers).on_conflict_do_nothing(),
-    "postgresql": postgresql.insert(due_timers).on_conflict_do_nothing(),
-}
 _DROP_TIMER = delete(due_timers).where(due_timers.c.timer_key == bindparam("key"))
 _DROP_TIMER_OF_COMMAND = delete(due_timers).where(due_timers.c.command_id == bindparam("command"))
 
@@ -148,10 +144,8 @@ class Timers:
         if self.dropped_by_command:
             executemany(conn, _DROP_TIMER_OF_COMMAND, self.dropped_by_command)
         if self.added:
-            statement = _ADD_TIMER.get(conn.dialect.name)
-            if statement is None:
-                raise NotImplementedError(f"no insert-if-absent for {conn.dialect.name}")
-            executemany(conn, statement, list(self.added.values()))
+            # A timer is added unless one with its key is there already.
+            executemany(conn, insert_or_ignore(due_timers, conn.dialect.name), list(self.added.values()))
         self.added, self.of_command, self.dropped, self.dropped_by_command = {}, {}, [], []
 
 
@@ -164,6 +158,7 @@ class Batch:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.venues = Rows(venues)
+        self.venue_rules = Rows(venue_rules)
         self.admins = Rows(admins)
         self.bookings = Rows(bookings)
         self.waitlist_slots = Rows(waitlist_slots)
@@ -181,6 +176,7 @@ class Batch:
     def flush(self) -> None:
         for rows in (
             self.venues,
+            self.venue_rules,
             self.admins,
             self.bookings,
             self.waitlist_slots,

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from bookit.aggregates.admins import AdminRoster
 from bookit.aggregates.booking import Booking
 from bookit.aggregates.venue import Venue
+from bookit.aggregates.venue_rules import VenueRules
 from bookit.localtime import iso
 from bookit.projections.batch import Batch
 
 
 def venue_registered(batch: Batch, e: Venue.Registered) -> None:
     batch.venues.insert({"venue_id": e.venue_id, "name": e.name, "tz": e.tz})
+    default = json.dumps(VenueRules().as_dict(), sort_keys=True)
+    batch.venue_rules.insert({"venue_id": e.venue_id, "rules": default, "set_at": None, "set_by": None})
+
+
+def venue_rules_set(batch: Batch, e: Venue.RulesSet) -> None:
+    batch.venue_rules.update(
+        e.venue_id, rules=json.dumps(e.rules, sort_keys=True), set_at=iso(e.timestamp), set_by=e.actor
+    )
 
 
 def admin_granted(batch: Batch, e: AdminRoster.AdminGranted) -> None:
@@ -77,6 +87,7 @@ def auto_cancel_skipped(batch: Batch, e: Booking.AutoCancelSkipped) -> None:
 
 HANDLERS: dict[type, Any] = {
     Venue.Registered: venue_registered,
+    Venue.RulesSet: venue_rules_set,
     AdminRoster.AdminGranted: admin_granted,
     Booking.Booked: booked,
     Booking.Reminded: reminded,

@@ -7,9 +7,10 @@ apply one twice, and two workers following at once cannot both apply the same ba
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, create_engine, event, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, create_engine, event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bookit.projections.tables import metadata, positions
@@ -19,11 +20,7 @@ from bookit.projections.tables import metadata, positions
 # FOR UPDATE: on PostgreSQL a second worker waits for the first one's batch instead of applying
 # the same events again and failing on their primary keys (SQLite serialises writers anyway).
 _POSITION = select(positions.c.position).where(positions.c.name == bindparam("follower")).with_for_update()
-# Two followers starting at once both find no row: the second one's insert keeps the first's.
-_START = {
-    "sqlite": sqlite.insert(positions).on_conflict_do_nothing(),
-    "postgresql": postgresql.insert(positions).on_conflict_do_nothing(),
-}
+_DIALECTS = {"sqlite": sqlite, "postgresql": postgresql}
 _ADVANCE = (
     update(positions)
     .where(positions.c.name == bindparam("follower"), positions.c.position == bindparam("old"))
@@ -52,7 +49,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def position_of(conn: Connection, name: str) -> int:
     row = conn.execute(_POSITION, {"follower": name}).first()
     if row is None:
-        conn.execute(_START[conn.dialect.name], {"name": name, "position": 0})
+        # Two followers starting at once both find no row: the second one's insert keeps the first's.
+        conn.execute(insert_or_ignore(positions, conn.dialect.name), {"name": name, "position": 0})
         return 0
     return int(row[0])
 
@@ -60,3 +58,26 @@ def position_of(conn: Connection, name: str) -> int:
 def advance(conn: Connection, name: str, old: int, new: int) -> bool:
     """Move the position from old to new; False if another follower moved it first."""
     return conn.execute(_ADVANCE, {"follower": name, "old": old, "new": new}).rowcount == 1
+
+
+# Built once per table and dialect: building a statement costs more than running it.
+@functools.cache
+def insert_or_ignore(table: Table, dialect: str) -> Any:
+    """An INSERT that keeps the row already there with the same key, in `dialect`."""
+    return _dialect(dialect).insert(table).on_conflict_do_nothing()
+
+
+@functools.cache
+def upsert(table: Table, dialect: str, columns: tuple[str, ...]) -> Any:
+    """An INSERT that, where the key is taken, overwrites `columns` of the row there instead."""
+    statement = _dialect(dialect).insert(table)
+    (key,) = table.primary_key.columns
+    return statement.on_conflict_do_update(
+        index_elements=[key], set_={name: statement.excluded[name] for name in columns}
+    )
+
+
+def _dialect(name: str) -> Any:
+    if name not in _DIALECTS:
+        raise NotImplementedError(f"the read models need SQLite or PostgreSQL, not {name}")
+    return _DIALECTS[name]

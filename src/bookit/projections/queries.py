@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, Row, and_, func, or_, select
 from sqlalchemy.orm import aliased
 
+from bookit.aggregates.venue import Venue
 from bookit.localtime import from_iso, iso
 from bookit.projections.tables import (
     admins,
@@ -18,6 +19,7 @@ from bookit.projections.tables import (
     due_timers,
     emails_refused,
     emails_sent,
+    venue_rules,
     venues,
     waitlist_entries,
 )
@@ -42,6 +44,16 @@ def due(engine: Engine, now: datetime, limit: int = 1000) -> list[Row[Any]]:
 
 def venue_list(engine: Engine) -> list[dict[str, Any]]:
     return _rows(engine, select(venues).order_by(venues.c.venue_id))
+
+
+def rules_of(engine: Engine, venue_id: str) -> dict[str, Any] | None:
+    """The rules in force at a venue (rules, set_at, set_by), or None for an unknown venue."""
+    rows = _rows(engine, select(venue_rules).where(venue_rules.c.venue_id == venue_id))
+    if not rows:
+        return None
+    row = rows[0]
+    row["rules"] = json.loads(row["rules"])
+    return row
 
 
 def admin_list(engine: Engine) -> list[str]:
@@ -107,6 +119,17 @@ def waitlist_entry(engine: Engine, entry_id: str) -> dict[str, Any] | None:
 def history(engine: Engine, booking_id: str) -> list[dict[str, Any]]:
     """Every event that concerns a booking, in store order."""
     query = select(audit).where(or_(audit.c.booking_id == booking_id)).order_by(audit.c.position)
+    rows = _rows(engine, query)
+    for row in rows:
+        row["data"] = json.loads(row["data"])
+    return rows
+
+
+def venue_history(engine: Engine, venue_id: str) -> list[dict[str, Any]]:
+    """Every event of a venue (registered, rules set), in store order."""
+    query = (
+        select(audit).where(audit.c.aggregate_id == str(Venue.id_for(venue_id))).order_by(audit.c.position)
+    )
     rows = _rows(engine, query)
     for row in rows:
         row["data"] = json.loads(row["data"])

@@ -24,6 +24,16 @@ venues = Table(
     Column("tz", String(64), nullable=False),
 )
 
+# The rules in force at each venue (DESIGN rule 12), as JSON with sorted keys, and who set them.
+venue_rules = Table(
+    "venue_rules",
+    metadata,
+    Column("venue_id", String(64), primary_key=True),
+    Column("rules", Text, nullable=False),
+    Column("set_at", String(20)),
+    Column("set_by", String(320)),
+)
+
 admins = Table("admins", metadata, Column("email", String(320), primary_key=True))
 
 bookings = Table(
@@ -152,4 +162,4 @@ refusals = Table(
 )
 
 # Rebuilt from the event store by `replay`, and compared by `replay --verify`.
-PROJECTED = (venues, admins, bookings, waitlist_slots, waitlist_entries, due_timers, audit)
+PROJECTED = (venues, venue_rules, admins, bookings, waitlist_slots, waitlist_entries, due_timers, audit)

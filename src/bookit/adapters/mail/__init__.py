@@ -1,6 +1,22 @@
 """Email adapter: render notifications and hand them to a Maildir or an SMTP server."""
 
 from bookit.adapters.mail.compose import KINDS, compose_email
-from bookit.adapters.mail.outbox import MailDeliveryError, MaildirOutbox, Outbox, SmtpOutbox
+from bookit.adapters.mail.outbox import (
+    Delivered,
+    MailDeliveryError,
+    MaildirOutbox,
+    OneByOne,
+    Outbox,
+    SmtpOutbox,
+)
 
-__all__ = ["KINDS", "MailDeliveryError", "MaildirOutbox", "Outbox", "SmtpOutbox", "compose_email"]
+__all__ = [
+    "KINDS",
+    "Delivered",
+    "MailDeliveryError",
+    "MaildirOutbox",
+    "OneByOne",
+    "Outbox",
+    "SmtpOutbox",
+    "compose_email",
+]

@@ -24,6 +24,7 @@ REQUEST = "REQUEST"
 CANCEL = "CANCEL"
 
 PRODID = "-//BookIT//BookIT core//EN"
+FIRST_SEQUENCE = 1  # a booking's first event (its invitation) is its version 1
 _UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/Universal", "Universal", "Zulu", "Etc/Zulu", "GMT", "Etc/GMT"})
 
 

@@ -8,6 +8,7 @@ import os
 import smtplib
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -31,9 +32,44 @@ class MailDeliveryError(Exception):
         self.permanent = permanent
 
 
+@dataclass
+class Delivered:
+    """What became of a batch of messages handed to an outbox, in the order they were given."""
+
+    sent: list[EmailMessage] = field(default_factory=list)
+    refused: list[tuple[EmailMessage, str]] = field(default_factory=list)  # for good: not retried
+    error: MailDeliveryError | None = None  # worth retrying: the rest of the batch was not tried
+
+
 @runtime_checkable
 class Outbox(Protocol):
-    def deliver(self, message: EmailMessage) -> None: ...
+    def deliver(self, message: EmailMessage) -> None:
+        """Deliver one message; raises MailDeliveryError."""
+
+    def deliver_all(self, messages: Sequence[EmailMessage]) -> Delivered:
+        """Deliver an event's messages: a Maildir syncs its directory once for the batch, a server
+        takes them one by one. Stops at the first failure that may pass."""
+
+
+class OneByOne:
+    """`deliver_all` for an outbox that can only take one message at a time."""
+
+    def deliver(self, message: EmailMessage) -> None:
+        raise NotImplementedError
+
+    def deliver_all(self, messages: Sequence[EmailMessage]) -> Delivered:
+        delivered = Delivered()
+        for message in messages:
+            try:
+                self.deliver(message)
+            except MailDeliveryError as error:
+                if not error.permanent:
+                    delivered.error = error
+                    return delivered
+                delivered.refused.append((message, error.reason))
+                continue
+            delivered.sent.append(message)
+        return delivered
 
 
 class MaildirOutbox:
@@ -49,9 +85,18 @@ class MaildirOutbox:
             (self.path / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def deliver(self, message: EmailMessage) -> None:
-        self.deliver_all([message])
+        self._write_all([message])
 
-    def deliver_all(self, messages: Sequence[EmailMessage]) -> None:
+    def deliver_all(self, messages: Sequence[EmailMessage]) -> Delivered:
+        """All or none: a Maildir delivers each Message-ID once however often it is asked, so a
+        failure is retried whole."""
+        try:
+            self._write_all(messages)
+        except MailDeliveryError as error:
+            return Delivered(error=error)
+        return Delivered(sent=list(messages))
+
+    def _write_all(self, messages: Sequence[EmailMessage]) -> None:
         """Deliver each message durably: its file is synced before it is linked into new/, and
         new/ itself is synced once, after the last link, before this returns."""
         named = []
@@ -111,7 +156,7 @@ class MaildirOutbox:
                 os.unlink(tmp)
 
 
-class SmtpOutbox:
+class SmtpOutbox(OneByOne):
     """Sends each message through an SMTP server given as ``smtp://host:port``."""
 
     def __init__(self, url: str, timeout: float = 10.0) -> None:

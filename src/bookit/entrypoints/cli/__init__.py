@@ -7,7 +7,7 @@ JSON object on stdout, and a refusal is {"error": ..., "code": ...}.
 commands to it. A new family is a new module imported here.
 """
 
-from bookit.entrypoints.cli import bookings, calendar, operate, venues, waitlist  # noqa: F401  (register commands)
+from bookit.entrypoints.cli import bookings, calendar, operate, rules, venues, waitlist  # noqa: F401  (register commands)
 from bookit.entrypoints.cli.context import Context, main
 
 __all__ = ["Context", "main"]

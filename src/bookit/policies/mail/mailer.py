@@ -1,0 +1,253 @@
+"""The mailer: follows the event store and delivers, then records, the emails events owe.
+
+Which emails an event owes is `owed.py`'s business; this follower loads what those functions are
+given (the aggregate as it was at the event, its venue), hands the composed messages to the
+outbox, and records what went out with its tracked position in one transaction. A crash after
+delivery and before the record re-delivers the same Message-ID, which the Maildir outbox
+recognises and skips.
+
+A delivered reminder is reported back as a command, because the booking must know when its
+owner was really told (rule 5: no auto-cancellation without a fair chance to confirm). The
+command runs after the email is recorded, so a crash in between would lose it: every pass
+therefore first reissues the command for each recorded reminder that has no receipt yet, from
+a watermark of reminders known to be reported, so it looks only at the newest few.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+from sqlalchemy import Engine
+
+from bookit import commands as c
+from bookit.adapters.mail import Delivered, MailDeliveryError, Outbox, compose_email
+from bookit.aggregates.base import SYSTEM, derived_id, event_id
+from bookit.aggregates.booking import Booking
+from bookit.aggregates.receipt import CommandReceipt
+from bookit.aggregates.venue import Venue
+from bookit.links import LinkSigner
+from bookit.localtime import from_iso, iso
+from bookit.policies import backoff
+from bookit.policies.backoff import Backoff
+from bookit.policies.mail import records
+from bookit.policies.mail.owed import MAILED_TOPICS, OWED, Email, Facts, emails_owed
+from bookit.policies.mail.records import REMINDERS_REPORTED, Record
+from bookit.projections import queries
+from bookit.projections.database import advance, position_of
+
+log = logging.getLogger(__name__)
+
+
+class Mailer:
+    name = "mail"
+
+    def __init__(
+        self,
+        app: Application[Any],
+        engine: Engine,
+        outbox: Outbox,
+        links: LinkSigner,
+        batch_size: int = 200,
+        retry_first: timedelta = timedelta(seconds=30),
+        retry_cap: timedelta = timedelta(minutes=15),
+    ) -> None:
+        self.app = app
+        self.engine = engine
+        self.outbox = outbox
+        self.links = links
+        self.batch_size = batch_size
+        self.retry_first = retry_first
+        self.retry_cap = max(retry_cap, retry_first)
+        self._venues: dict[str, Venue] = {}
+        self.backoff = Backoff()  # as the last pass read or left it
+        self.position = 0  # where the last pass left the tracked position, as far as it saw
+
+    @property
+    def last_error(self) -> str | None:
+        return self.backoff.last_error or None
+
+    def catch_up(self, now: datetime) -> tuple[int, list[c.Command]]:
+        """Send what is owed; returns (events passed, follow-up commands to run).
+
+        After a delivery fails for a reason that may pass, nothing is tried before the back-off
+        allows it: until then this returns at once, so commands never wait on a failing server.
+        """
+        with self.engine.connect() as conn:
+            watermark = position_of(conn, REMINDERS_REPORTED)
+            reminders = records.reminders_after(conn, watermark)
+            self.backoff = backoff.load(conn, self.name)
+            conn.commit()
+        follow_ups = self._unreported_reminders(watermark, reminders) if reminders else []
+        if self.backoff.holds(now):
+            return 0, follow_ups
+        passed = 0
+        while True:
+            with self.engine.connect() as conn:
+                self.position = position_of(conn, self.name)
+                conn.commit()
+            notifications = self.app.recorder.select_notifications(
+                start=self.position + 1, limit=self.batch_size
+            )
+            if not notifications:
+                return passed, follow_ups
+            # One commit per email-owing event, not one per event: the events that owe nobody an
+            # email (most of them) are passed undecoded and recorded as passed with the emails of
+            # the event before or after them. Delivered emails are recorded before the next
+            # event's are sent, so a crash still re-delivers at most one event's emails.
+            last, unrecorded = self.position, 0
+            done: list[Record] = []
+            reminded: list[c.Command] = []
+            for notification in notifications:
+                if notification.topic in MAILED_TOPICS:
+                    if done:
+                        if not self._commit(done, last, now):
+                            return passed, follow_ups  # another worker's mailer got here first
+                        passed, unrecorded, done = passed + unrecorded, 0, []
+                        follow_ups += reminded
+                        reminded = []
+                    event = self.app.mapper.to_domain_event(notification)
+                    emails = records.still_owed(self.engine, self.emails_for(event))
+                    done, delivered = self._deliver(emails, notification.id, now)
+                    if delivered.error is not None:
+                        # Keep the position at this event: the next allowed pass retries from it.
+                        self._back_off(delivered.error, done, now)
+                        if unrecorded and self._commit([], last, now):
+                            passed += unrecorded
+                        return passed, follow_ups
+                    if self.backoff.failures:
+                        self._end_back_off()
+                    if delivered.sent and isinstance(event, Booking.Reminded):
+                        reminded.append(_reminder_delivered(event, now))
+                last, unrecorded = notification.id, unrecorded + 1
+            if not self._commit(done, last, now):
+                return passed, follow_ups
+            passed += unrecorded
+            follow_ups += reminded
+            if len(notifications) < self.batch_size:
+                return passed, follow_ups  # that was the end of the log when it was read
+
+    def emails_for(self, event: Any) -> list[Email]:
+        """The emails `event` owes, judged by the aggregate as it was then and its venue."""
+        if type(event) not in OWED:
+            return []
+        state = self._state_at(event)
+        return emails_owed(Facts(event, state, self._venue(state.venue_id), self.links))
+
+    def refused(self) -> list[dict[str, Any]]:
+        """The emails a server refused for good, oldest first: never sent, never retried."""
+        return queries.outbox(self.engine, refused=True)
+
+    def _state_at(self, event: Any) -> Any:
+        # The aggregate as it was at this event, so the email says what was true then; a new
+        # aggregate is what its first event says, without reading it back from the store.
+        if isinstance(event, Aggregate.Created):
+            return event.mutate(None)
+        return self.app.repository.get(event.originator_id, version=event.originator_version)
+
+    def _venue(self, venue_id: str) -> Venue:
+        if venue_id not in self._venues:
+            venue: Any = self.app.repository.get(Venue.id_for(venue_id))
+            assert isinstance(venue, Venue)
+            self._venues[venue_id] = venue
+        return self._venues[venue_id]
+
+    def _deliver(self, emails: list[Email], position: int, now: datetime) -> tuple[list[Record], Delivered]:
+        """Hand the emails to the outbox; what to record of them at `position`, and what became
+        of them."""
+        if not emails:
+            return [], Delivered()
+        messages = [
+            compose_email(
+                email.kind,
+                to=email.to,
+                message_id=email.message_id,
+                sent_at=now,
+                subject_id=email.subject_id,
+                context=email.context,
+                to_name=email.to_name,
+                calendar=email.calendar,
+            )
+            for email in emails
+        ]
+        delivered = self.outbox.deliver_all(messages)
+        email_of = {id(message): email for message, email in zip(messages, emails, strict=True)}
+        done: list[Record] = [(email_of[id(message)], position, None) for message in delivered.sent]
+        for message, reason in delivered.refused:
+            email = email_of[id(message)]
+            log.error("mail %s to %s refused for good, not retried: %s", email.kind, email.to, reason)
+            done.append((email, position, reason))
+        return done, delivered
+
+    def _unreported_reminders(self, watermark: int, reminders: list[tuple[int, str]]) -> list[c.Command]:
+        """`RecordReminderDelivery` again for each reminder recorded after the watermark whose
+        command never ran (a crash between the record and the command); the watermark moves
+        past the ones that did."""
+        unreported: list[c.Command] = []
+        reported = watermark
+        for position, sent_at in reminders:
+            command = self._reminder_at(position, from_iso(sent_at))
+            if command is None or CommandReceipt.id_for(command.command_id) in self.app.repository:
+                if not unreported:
+                    reported = position  # only a run with no gap, so none is skipped for ever
+                continue
+            unreported.append(command)
+        if reported != watermark:
+            with self.engine.begin() as conn:
+                advance(conn, REMINDERS_REPORTED, watermark, reported)  # lost race: the other moved it
+        if unreported:
+            log.warning("reissuing %d reminder deliveries that were never recorded", len(unreported))
+        return unreported
+
+    def _reminder_at(self, position: int, delivered_at: datetime) -> c.Command | None:
+        notifications = self.app.recorder.select_notifications(start=position, limit=1)
+        if not notifications or notifications[0].id != position:
+            return None  # not a stored event: nothing to report
+        event = self.app.mapper.to_domain_event(notifications[0])
+        if not isinstance(event, Booking.Reminded):
+            return None
+        return _reminder_delivered(event, delivered_at)
+
+    def _commit(self, done: list[Record], position: int, now: datetime) -> bool:
+        """Record the delivered and refused emails and move the tracked position to `position`,
+        atomically; False if another mailer moved it first."""
+        with self.engine.begin() as conn:
+            records.record(conn, done, now)
+            if not advance(conn, self.name, self.position, position):
+                conn.rollback()
+                return False
+        self.position = position
+        return True
+
+    def _back_off(self, error: MailDeliveryError, done: list[Record], now: datetime) -> None:
+        self.backoff = self.backoff.after_failure(error.reason, now, self.retry_first, self.retry_cap)
+        with self.engine.begin() as conn:
+            backoff.save(conn, self.name, self.backoff)
+            # What did go out of this event is recorded now, so the retry does not send it twice.
+            records.record(conn, done, now)
+        log.warning(
+            "mail delivery failed (%d in a row), next attempt not before %s: %s",
+            self.backoff.failures,
+            iso(self.backoff.retry_at),
+            error.reason,
+        )
+
+    def _end_back_off(self) -> None:
+        # The server answered: the next failure waits the first delay again.
+        log.info("mail delivery resumed after %d failed attempts", self.backoff.failures)
+        self.backoff = Backoff()
+        with self.engine.begin() as conn:
+            backoff.save(conn, self.name, self.backoff)
+
+
+def _reminder_delivered(event: Booking.Reminded, now: datetime) -> c.Command:
+    source = event_id(event.originator_id, event.originator_version)
+    return c.RecordReminderDelivery(
+        command_id=derived_id("reminder-delivered", source),
+        actor=SYSTEM,
+        booking_id=event.originator_id,
+        delivered_at=now,
+    )

@@ -1,0 +1,261 @@
+"""Which emails a stored event owes, to whom, and what each one says. Pure: no SQL, no clock.
+
+`OWED` maps each email-owing event type to one small function. It is given the `Facts` of the
+event (the event, its aggregate as it was just after the event, the venue, the link signer) and
+returns the emails, each with the context its templates need. Every other event owes nothing
+and is passed without being decoded (`MAILED_TOPICS`).
+
+To change what an email says, change its function here (the templates are in
+`adapters/mail/templates/`); to make a new event owe an email, add a function with `@owes(...)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from eventsourcing.utils import get_topic
+
+from bookit.adapters.mail import calendar as ical
+from bookit.aggregates.base import derived_id, event_id
+from bookit.aggregates.booking import CLAIMED_PURPOSE, Booking
+from bookit.aggregates.venue import Venue
+from bookit.aggregates.waitlist import WaitlistSlot
+from bookit.links import Link, LinkSigner
+
+
+@dataclass(frozen=True)
+class Email:
+    kind: str
+    to: str
+    subject_id: str
+    context: dict[str, Any]
+    message_id: str
+    to_name: str = ""  # the recipient's display name, if they gave one
+    calendar: ical.BookingTime | None = None  # the booking, for an iCalendar part
+
+    @property
+    def subject_line(self) -> str:
+        """The line the outbox listing shows for this email (not the rendered Subject)."""
+        return f"{self.kind}: {self.context.get('venue_name', '')} {self.context.get('date', '')}".strip()
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What an email-owing event is judged by."""
+
+    event: Any
+    state: Any  # the event's aggregate (a Booking or a WaitlistSlot) just after the event
+    venue: Venue
+    links: LinkSigner
+
+
+OwedMail = Callable[[Facts], list[Email]]
+F = TypeVar("F", bound=OwedMail)
+
+OWED: dict[type, OwedMail] = {}
+
+
+def owes(event_type: type) -> Callable[[F], F]:
+    """Register the function that says which emails `event_type` owes."""
+
+    def register(function: F) -> F:
+        OWED[event_type] = function
+        return function
+
+    return register
+
+
+def emails_owed(facts: Facts) -> list[Email]:
+    owed = OWED.get(type(facts.event))
+    return [] if owed is None else owed(facts)
+
+
+# Bookings
+
+
+@owes(Booking.Booked)
+def booking_confirmed(facts: Facts) -> list[Email]:
+    booking: Booking = facts.state
+    if booking.waitlist_entry_id is not None:
+        return []  # a booking claimed from the waitlist gets the waitlist-claimed email
+    context = _booking_context(facts)
+    context["reminder_note"] = (
+        "No confirmation is needed for this booking."
+        if booking.cancel_due is None
+        else "We will ask you to confirm it the day before."
+    )
+    return [_booking_email("booking-confirmed", facts, context, _booking_time(facts))]
+
+
+@owes(Booking.Reminded)
+def reminder(facts: Facts) -> list[Email]:
+    booking: Booking = facts.state
+    booking_id, expires = str(booking.id), booking.starts_at
+    context = _booking_context(facts)
+    context |= {
+        "confirm_url": facts.links.url(Link("confirm", booking_id, expires)),
+        "cancel_url": facts.links.url(Link("cancel", booking_id, expires)),
+        "confirm_by": local_time(booking.cancel_due, facts.venue.tz) if booking.cancel_due else "",
+    }
+    return [_booking_email("reminder", facts, context)]
+
+
+@owes(Booking.AutoCancelled)
+def auto_cancelled(facts: Facts) -> list[Email]:
+    booking: Booking = facts.state
+    context = _booking_context(facts)
+    context["book_url"] = f"{facts.links.base_url}/venues/{booking.venue_id}"
+    context["reason"] = facts.event.reason
+    return [_booking_email("auto-cancelled", facts, context, _booking_time(facts, cancelled=True))]
+
+
+@owes(Booking.Cancelled)
+def booking_cancelled(facts: Facts) -> list[Email]:
+    """The owner cancelled: a receipt, and the calendar's cancellation of the invitation."""
+    booking: Booking = facts.state
+    context = _booking_context(facts)
+    context["book_url"] = f"{facts.links.base_url}/venues/{booking.venue_id}"
+    return [_booking_email("booking-cancelled", facts, context, _booking_time(facts, cancelled=True))]
+
+
+def _booking_context(facts: Facts) -> dict[str, Any]:
+    booking: Booking = facts.state
+    context = _common(facts.venue, booking.date, booking.start, booking.end, booking.name)
+    return context | {
+        "booking_id": str(booking.id),
+        "purpose": booking.purpose,
+        "confirmed": booking.confirmed,
+    }
+
+
+def _booking_email(
+    kind: str, facts: Facts, context: dict[str, Any], calendar: ical.BookingTime | None = None
+) -> Email:
+    booking: Booking = facts.state
+    booking_id = str(booking.id)
+    return Email(
+        kind, booking.user, booking_id, context, message_id(facts.event, booking_id), booking.name, calendar
+    )
+
+
+def _booking_time(facts: Facts, cancelled: bool = False) -> ical.BookingTime:
+    """The booking for a calendar: its version at this event is the SEQUENCE, so the
+    cancellation (a later event) always outranks the invitation (its first)."""
+    booking: Booking = facts.state
+    return ical.BookingTime(
+        booking_id=str(booking.id),
+        sequence=facts.event.originator_version,
+        stamp=facts.event.timestamp,
+        starts_at=booking.starts_at,
+        ends_at=booking.ends_at,
+        tz=facts.venue.tz,
+        venue_name=facts.venue.name,
+        attendee=booking.user,
+        attendee_name=booking.name,
+        purpose=booking.purpose,
+        cancelled=cancelled,
+    )
+
+
+# Waitlist entries
+
+
+@owes(WaitlistSlot.Notified)
+def waitlist_offer(facts: Facts) -> list[Email]:
+    context, entry, deadline = _entry_context(facts, facts.event.entry_id)
+    context |= {
+        "deadline": local_time(deadline, facts.venue.tz, seconds=True),
+        "claim_url": facts.links.url(Link("claim", entry.entry_id, deadline)),
+        "decline_url": facts.links.url(Link("decline", entry.entry_id, deadline)),
+        "minutes": max(1, round((deadline - facts.event.timestamp) / timedelta(minutes=1))),
+    }
+    return [_entry_email("waitlist-offer", facts, entry, context, entry.entry_id)]
+
+
+@owes(WaitlistSlot.Expired)
+def waitlist_expired(facts: Facts) -> list[Email]:
+    context, entry, deadline = _entry_context(facts, facts.event.entry_id)
+    context["deadline"] = local_time(deadline, facts.venue.tz, seconds=True)
+    return [_entry_email("waitlist-expired", facts, entry, context, entry.entry_id)]
+
+
+@owes(WaitlistSlot.Claimed)
+def waitlist_claimed(facts: Facts) -> list[Email]:
+    context, entry, _ = _entry_context(facts, facts.event.entry_id)
+    slot: WaitlistSlot = facts.state
+    booking_id = facts.event.booking_id
+    context["booking_id"] = booking_id
+    # The claim made the booking (its first event), confirmed: the calendar's invitation.
+    calendar = ical.BookingTime(
+        booking_id=booking_id,
+        sequence=ical.FIRST_SEQUENCE,
+        stamp=facts.event.timestamp,
+        starts_at=slot.starts_at,
+        ends_at=slot.ends_at,
+        tz=facts.venue.tz,
+        venue_name=facts.venue.name,
+        attendee=entry.user,
+        attendee_name=entry.name,
+        purpose=CLAIMED_PURPOSE,
+    )
+    email = _entry_email("waitlist-claimed", facts, entry, context, booking_id, about=entry.entry_id)
+    return [replace(email, calendar=calendar)]
+
+
+@owes(WaitlistSlot.Closed)
+def waitlist_closed(facts: Facts) -> list[Email]:
+    emails = []
+    for entry_id in facts.event.entry_ids:
+        context, entry, _ = _entry_context(facts, entry_id)
+        emails.append(_entry_email("waitlist-closed", facts, entry, context, entry_id))
+    return emails
+
+
+def _entry_context(facts: Facts, entry_id: str) -> tuple[dict[str, Any], Any, datetime]:
+    """The context every waitlist email shares, the entry, and when its offer ends."""
+    slot: WaitlistSlot = facts.state
+    entry = slot.entry(entry_id)
+    context = _common(facts.venue, slot.date, slot.start, slot.end, entry.name)
+    context["entry_id"] = entry_id
+    return context, entry, entry.deadline or slot.starts_at
+
+
+def _entry_email(
+    kind: str, facts: Facts, entry: Any, context: dict[str, Any], subject_id: str, about: str | None = None
+) -> Email:
+    mid = message_id(facts.event, about or subject_id)
+    return Email(kind, entry.user, subject_id, context, mid, entry.name)
+
+
+# What every email shares
+
+
+def _common(venue: Venue, date: str, start: str, end: str, name: str) -> dict[str, Any]:
+    day = datetime.strptime(date, "%Y-%m-%d")
+    return {
+        "name": name,  # greets by name, or just "Hello," without one
+        "venue_name": venue.name,
+        "date": f"{day:%A} {day.day} {day:%B %Y}",
+        "start": start,
+        "end": end,
+        "tz": venue.tz,
+    }
+
+
+def local_time(instant: datetime, tz: str, seconds: bool = False) -> str:
+    local = instant.astimezone(ZoneInfo(tz))
+    clock = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
+    return f"{local:%A} {local.day} {local:%B %Y} {clock} ({tz})"
+
+
+def message_id(event: Any, about: str) -> str:
+    """Derived from the event and what the email is about: the same email twice is one email."""
+    source = event_id(event.originator_id, event.originator_version)
+    return f"<{derived_id('email', source, about)}@bookit>"
+
+
+MAILED_TOPICS = frozenset(get_topic(event_type) for event_type in OWED)
