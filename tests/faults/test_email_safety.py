@@ -145,6 +145,9 @@ def test_line_breaks_in_a_name_or_purpose_cannot_add_a_header(story: Any) -> Non
         (c.RegisterVenue, {"actor": SYSTEM, "name": "Hall\nBcc: evil@example.com", "tz": "UTC"}),
         (c.BookVenue, {"actor": "ann@example.com\r\nBcc: evil@example.com"}),
         (c.BookVenue, {"actor": ANN, "purpose": "hi\r\nBcc: evil@example.com"}),
+        (c.BookVenue, {"actor": ANN, "name": "Ann\r\nBcc: evil@example.com"}),
+        (c.BookVenue, {"actor": ANN, "name": "A" * 121}),
+        (c.JoinWaitlist, {"actor": ANN, "name": "Ann\nBcc: evil@example.com"}),
         (c.GrantAdmin, {"actor": SYSTEM, "email": "x@example.com\nBcc: evil@example.com"}),
         (c.CancelBooking, {"actor": ANN, "booking_id": "0" * 32, "reason": "bye\rBcc: evil@example.com"}),
     ],
@@ -152,7 +155,11 @@ def test_line_breaks_in_a_name_or_purpose_cannot_add_a_header(story: Any) -> Non
 def test_cr_or_lf_where_a_header_could_take_them_is_refused_at_the_door(
     cls: type, fields: dict[str, Any]
 ) -> None:
-    slot = {"venue_id": "hall", "date": DAY, "start": "10:00", "end": "11:00"} if cls is c.BookVenue else {}
+    slot = (
+        {"venue_id": "hall", "date": DAY, "start": "10:00", "end": "11:00"}
+        if cls in (c.BookVenue, c.JoinWaitlist)
+        else {}
+    )
     with pytest.raises(BadInput) as refused:
         c.build(cls, **{**slot, **fields})
     assert refused.value.code == "invalid_command"

@@ -339,3 +339,30 @@ def test_same_inputs_give_the_same_bytes_apart_from_the_mime_boundary() -> None:
     first, second = compose("reminder"), compose("reminder")
     assert bodies(first) == bodies(second)
     assert first.items()[:-1] == second.items()[:-1]
+
+
+def test_the_recipients_name_is_in_the_to_header_encoded_for_the_wire() -> None:
+    message = compose("reminder", to_name='Zoë "Z" O\'Brien, Jr.')
+    raw = message.as_bytes()
+    received = wire(message)
+
+    [to] = received["To"].addresses
+    assert (to.display_name, to.addr_spec) == ('Zoë "Z" O\'Brien, Jr.', "alice@example.com")
+    assert b"Zo\xc3\xab" not in raw  # non-ASCII goes out RFC 2047-encoded, never raw
+    assert wire(compose("reminder", to_name="Ann Smith"))["To"] == "Ann Smith <alice@example.com>"
+    assert wire(compose("reminder"))["To"] == "alice@example.com"
+
+
+def test_a_line_break_in_a_name_cannot_add_a_header() -> None:
+    received = wire(compose("reminder", to_name="Ann\r\nBcc: eve@example.com"))
+    assert received["Bcc"] is None
+    assert received["To"].addresses[0].addr_spec == "alice@example.com"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_greets_by_name_or_just_hello(kind: str) -> None:
+    named, named_html = bodies(wire(compose(kind)))
+    nameless, nameless_html = bodies(wire(compose(kind, context=context(kind, name=""))))
+    assert "Hello Alice," in named.splitlines() and ">Hello Alice,<" in named_html
+    assert "Hello," in nameless.splitlines() and ">Hello,<" in nameless_html
+    assert "@" not in nameless.split("Hello,")[0]
