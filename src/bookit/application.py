@@ -7,6 +7,7 @@ retry when another worker saved one of the same aggregates first (optimistic con
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -22,6 +23,7 @@ from bookit import rules_use_cases
 from bookit.aggregates.admins import AdminRoster
 from bookit.aggregates.base import SYSTEM, Cause, derived_id
 from bookit.aggregates.booking import CLAIMED_PURPOSE, Booking
+from bookit.aggregates.offer_policy import OfferPolicy
 from bookit.aggregates.receipt import CommandReceipt
 from bookit.aggregates.transcodings import register_value_objects
 from bookit.aggregates.venue import Venue
@@ -75,9 +77,11 @@ class BookIT(Application[UUID]):
             c.RecordReminderDelivery: self.record_reminder_delivery,
             c.AutoCancel: self.auto_cancel,
             c.ExpireOffer: self.expire_offer,
+            c.OpenOfferWindow: self.open_offer_window,
             c.CloseWaitlist: self.close_waitlist,
-            c.SetVenueRules: lambda cmd, cause: rules_use_cases.set_venue_rules(self, cmd, cause),
         }
+        for command_type, use_case in rules_use_cases.USE_CASES.items():
+            self._use_cases[command_type] = functools.partial(use_case, self)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -139,9 +143,7 @@ class BookIT(Application[UUID]):
     def book_venue(self, cmd: c.BookVenue, cause: Cause) -> Outcome:
         venue = self._venue(cmd.venue_id)
         starts_at, ends_at = self._instants(venue, cmd.date, cmd.start, cmd.end, cause)
-        day = self._venue_day(cmd.venue_id, cmd.date, cause)
         booking_id = derived_id("booking", cmd.command_id)
-        day.take(booking_id, cause.actor, starts_at, ends_at, cause)
         booking = Booking.book(
             booking_id,
             venue_id=cmd.venue_id,
@@ -157,7 +159,19 @@ class BookIT(Application[UUID]):
             venue_rules=venue.rules,
             name=cmd.name or "",
         )
-        return self._commit(cmd, cause, _booking_outcome(booking), booking, day)
+        exempt = self._exempt(venue, cause)
+        counted = rules_use_cases.admit(self, venue, booking, cause, actor_is_admin=exempt)
+        day = self._venue_day(cmd.venue_id, cmd.date, cause)
+        day.take(
+            booking_id,
+            cause.actor,
+            starts_at,
+            ends_at,
+            cause,
+            buffer=venue.rules.buffer_minutes,
+            over_buffers=exempt,
+        )
+        return self._commit(cmd, cause, _booking_outcome(booking), booking, day, *counted)
 
     def confirm_booking(self, cmd: c.ConfirmBooking, cause: Cause) -> Outcome:
         booking = self._booking(cmd.booking_id)
@@ -173,7 +187,8 @@ class BookIT(Application[UUID]):
         booking = self._booking(cmd.booking_id)
         booking.cancel(cmd.reason, cause)
         freed = self._free_booked_time(booking, cause)
-        return self._commit(cmd, cause, _booking_outcome(booking), booking, *freed)
+        rules_effects = rules_use_cases.after_cancel(self, booking, cause, by_owner=True)
+        return self._commit(cmd, cause, _booking_outcome(booking), booking, *freed, *rules_effects)
 
     def send_reminder(self, cmd: c.SendReminder, cause: Cause) -> Outcome:
         booking = self._booking(cmd.booking_id)
@@ -194,6 +209,8 @@ class BookIT(Application[UUID]):
             # receipt still records the timer as handled so it is not nominated again.
             return self._settled_without_effect(cmd, cause, refusal, booking)
         freed = self._free_booked_time(booking, cause) if cancelled else []
+        if cancelled:
+            freed += rules_use_cases.after_cancel(self, booking, cause, by_owner=False)
         return self._commit(cmd, cause, _booking_outcome(booking), booking, *freed)
 
     # Waitlist
@@ -207,14 +224,22 @@ class BookIT(Application[UUID]):
             raise Refused("only an admin may add someone else to a waitlist", "not_admin")
         venue = self._venue(cmd.venue_id)
         starts_at, ends_at = self._instants(venue, cmd.date, cmd.start, cmd.end, cause)
+        rules_use_cases.admit_to_queue(self, venue, user, starts_at, ends_at, cause)
         day = self._venue_day(cmd.venue_id, cmd.date, cause)
         if day.booked_by(user, starts_at, ends_at):
             raise Refused("you already have a booking for this slot", "already_booked")
-        if day.is_free(starts_at, ends_at):
+        if day.is_free(starts_at, ends_at, venue.rules.buffer_minutes):
             raise Refused("slot is free: book it instead of joining its waitlist", "slot_free")
         slot_id = WaitlistSlot.id_for(cmd.venue_id, cmd.date, cmd.start, cmd.end)
         slot = self._maybe(WaitlistSlot, slot_id) or WaitlistSlot.open(
-            cmd.venue_id, cmd.date, cmd.start, cmd.end, starts_at, ends_at, cause
+            cmd.venue_id,
+            cmd.date,
+            cmd.start,
+            cmd.end,
+            starts_at,
+            ends_at,
+            cause,
+            closes_at=rules_use_cases.queue_closes_at(venue, starts_at, ends_at, self.rules),
         )
         entry_id = derived_id("waitlist-entry", cmd.command_id)
         allowance = self._maybe(WaitlistAllowance, WaitlistAllowance.id_for(user, cmd.date))
@@ -251,6 +276,14 @@ class BookIT(Application[UUID]):
         changed = self._pass_offer_on(slot, str(cmd.entry_id), cause) if expired else [slot]
         return self._commit(cmd, cause, {"entry_id": str(cmd.entry_id), "expired": expired}, *changed)
 
+    def open_offer_window(self, cmd: c.OpenOfferWindow, cause: Cause) -> Outcome:
+        slot = self._get(WaitlistSlot, cmd.slot_id, "waitlist slot")
+        try:
+            opened = slot.open_window(str(cmd.entry_id), cause)
+        except Refused as refusal:
+            return self._settled_without_effect(cmd, cause, refusal, slot)
+        return self._commit(cmd, cause, {"entry_id": str(cmd.entry_id), "opened": opened}, slot)
+
     def claim_offer(self, cmd: c.ClaimOffer, cause: Cause) -> Outcome:
         slot = self._slot_of_entry(cmd.entry_id)
         self._only_its_owner(slot, cmd.entry_id, cause, "claim")
@@ -259,6 +292,7 @@ class BookIT(Application[UUID]):
         booking_id = derived_id("booking", cmd.command_id)
         slot.claim(entry_id, booking_id, cause)
         name = slot.entry(entry_id).name
+        venue = self._venue(slot.venue_id)
         day = self._venue_day(slot.venue_id, slot.date, cause)
         try:
             day.take(booking_id, cause.actor, slot.starts_at, slot.ends_at, cause, claiming_entry=entry_id)
@@ -282,11 +316,14 @@ class BookIT(Application[UUID]):
             rules=self.rules,
             cause=cause,
             waitlist_entry_id=entry_id,
-            venue_rules=self._venue(slot.venue_id).rules,
+            venue_rules=venue.rules,
             name=name,
         )
+        counted = rules_use_cases.admit(
+            self, venue, booking, cause, actor_is_admin=self._exempt(venue, cause)
+        )
         outcome = _booking_outcome(booking) | {"entry_id": entry_id}
-        return self._commit(cmd, cause, outcome, slot, day, booking)
+        return self._commit(cmd, cause, outcome, slot, day, booking, *counted)
 
     def close_waitlist(self, cmd: c.CloseWaitlist, cause: Cause) -> Outcome:
         slot = self._get(WaitlistSlot, cmd.slot_id, "waitlist slot")
@@ -301,7 +338,8 @@ class BookIT(Application[UUID]):
             if freed is not None:
                 # An overlapping queue whose slot starts later may now be offered this time.
                 others = [s for s in self._slots_of(day, freed) if s.id != slot.id]
-                changed += offer_freed_time(day, freed, others, self.rules, cause)
+                policy = self.offer_policy(slot.venue_id)
+                changed += offer_freed_time(day, freed, others, policy, cause, self._buffer(day))
         return self._commit(cmd, cause, {"closed": len(remaining)}, *changed)
 
     def waitlist_slot(self, slot_id: UUID) -> WaitlistSlot:
@@ -317,19 +355,46 @@ class BookIT(Application[UUID]):
         freed = day.release(booking.id, cause)
         if freed is None:
             return [day]
-        return [day, *offer_freed_time(day, freed, self._slots_of(day, freed), self.rules, cause)]
+        policy = self.offer_policy(booking.venue_id)
+        offered = offer_freed_time(day, freed, self._slots_of(day, freed), policy, cause, self._buffer(day))
+        return [day, *offered]
 
     def _pass_offer_on(self, slot: WaitlistSlot, entry_id: str, cause: Cause) -> list[Aggregate]:
+        if slot.open_offers():
+            return [slot]  # others offered the same freeing still hold it (batch, all)
         day = self._venue_day(slot.venue_id, slot.date, cause)
         freed = day.lift_hold(entry_id, cause)
         if freed is None:
             return [slot, day]
         others = [s for s in self._slots_of(day, freed) if s.id != slot.id]
-        offered = offer_freed_time(day, freed, [slot, *others], self.rules, cause)
+        policy = self.offer_policy(slot.venue_id)
+        offered = offer_freed_time(day, freed, [slot, *others], policy, cause, self._buffer(day))
         return [slot, day, *(s for s in offered if s.id != slot.id)]
+
+    def offer_policy(self, venue_id: str) -> OfferPolicy:
+        """How freed time at this venue is offered now: its rules in force, else the config's."""
+        venue = self._venue(venue_id)
+        rules = venue.rules
+        return self.rules.offer_policy(
+            venue.tz,
+            offer_window=None if rules.offer_window is None else str(rules.offer_window),
+            quiet_hours=rules.quiet_hours,
+            # A venue's `one` is also what a venue that never set a mode has: it defers to the
+            # configured mode (BOOKIT_OFFER_MODE, itself `one` unless set).
+            offer_mode=None if rules.offer_mode == "one" else rules.offer_mode,
+        )
 
     def _slots_of(self, day: VenueDay, freed: Interval) -> list[WaitlistSlot]:
         return [self._get(WaitlistSlot, UUID(s), "waitlist slot") for s in day.queues_overlapping(freed)]
+
+    def _buffer(self, day: VenueDay) -> int:
+        """The changeover an offer of freed time is made under: the venue's rules now."""
+        return self._venue(day.venue_id).rules.buffer_minutes
+
+    def _exempt(self, venue: Venue, cause: Cause) -> bool:
+        """Admins book over buffers and outside quotas (asked only when the venue has either)."""
+        rules = venue.rules
+        return bool(rules.buffer_minutes or rules.quotas) and self.is_admin(cause.actor)
 
     def _settled_without_effect(
         self, cmd: c.Command, cause: Cause, refusal: Refused, *unchanged: Aggregate
@@ -340,12 +405,25 @@ class BookIT(Application[UUID]):
 
     # Loading and saving
 
+    # For the use cases beside this class (rules_use_cases.py)
+
     def commit(self, cmd: c.Command, cause: Cause, outcome: Outcome, *changed: Aggregate) -> Outcome:
         """Save what a use case changed and the command's receipt, in one atomic save."""
         return self._commit(cmd, cause, outcome, *changed)
 
     def venue(self, venue_id: str) -> Venue:
         return self._venue(venue_id)
+
+    def maybe(self, cls: type[A], ident: UUID) -> A | None:
+        return self._maybe(cls, ident)
+
+    def settled_without_effect(
+        self, cmd: c.Command, cause: Cause, refusal: Refused, *unchanged: Aggregate
+    ) -> Outcome:
+        return self._settled_without_effect(cmd, cause, refusal, *unchanged)
+
+    def free_booked_time(self, booking: Booking, cause: Cause) -> list[Aggregate]:
+        return self._free_booked_time(booking, cause)
 
     def _commit(self, cmd: c.Command, cause: Cause, outcome: Outcome, *changed: Aggregate) -> Outcome:
         receipt = CommandReceipt.handled(type(cmd).__name__, outcome, cause)

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 import sqlalchemy.exc
 from eventsourcing.persistence import PersistenceError
@@ -27,12 +24,11 @@ from bookit.messagebus import Clock, MessageBus
 from bookit.policies.mail.mailer import Mailer
 from bookit.projections.database import make_engine
 from bookit.projections.projector import Projector
+from bookit.stores import schema_turn, store_env
 
 # What a store that is down, restarting or locked past its timeout raises, from the event store
 # or the read models. Nothing half-written remains (each write is one transaction).
 STORE_ERRORS = (PersistenceError, sqlalchemy.exc.DBAPIError)
-
-SCHEMA_LOCK_KEY = 0x426F6F6B4954  # "BookIT": any fixed key shared by every BookIT process
 
 
 def system_clock() -> datetime:
@@ -52,50 +48,6 @@ class Service:
     def close(self) -> None:
         self.engine.dispose()
         self.app.close()
-
-
-def store_env(home: Path, store: str) -> tuple[dict[str, str], str]:
-    """eventsourcing settings and a SQLAlchemy URL for the read models."""
-    if store == "sqlite":
-        env = {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": str(home / "events.sqlite"),
-            "SQLITE_LOCK_TIMEOUT": "30",
-        }
-        return env, f"sqlite:///{home / 'readmodels.sqlite'}"
-    url = urlparse(store)
-    if url.scheme not in ("postgresql", "postgres"):
-        raise ValueError(f"unsupported store {store!r}: use 'sqlite' or 'postgresql://...'")
-    env = {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
-        "POSTGRES_HOST": url.hostname or "127.0.0.1",
-        "POSTGRES_PORT": str(url.port or 5432),
-        "POSTGRES_USER": unquote(url.username or "postgres"),
-        "POSTGRES_PASSWORD": unquote(url.password or ""),
-    }
-    return env, "postgresql+psycopg://" + store.split("://", 1)[1]
-
-
-@contextmanager
-def _schema_turn(store: str) -> Iterator[None]:
-    """Processes starting at once on one PostgreSQL take turns creating tables and functions:
-    eventsourcing's CREATE OR REPLACE statements fail with "tuple concurrently updated" when
-    two sessions run them together, which killed a worker at start."""
-    if store == "sqlite":
-        yield
-        return
-    import psycopg
-    from eventsourcing.persistence import OperationalError
-
-    try:
-        conn = psycopg.connect(store, autocommit=True)
-        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
-    except psycopg.OperationalError as error:
-        # Said the way the event store says it, so callers handle one kind of "store is down".
-        raise OperationalError(str(error)) from error
-    with conn:
-        yield  # the lock ends with the session
 
 
 def link_secret(home: Path) -> bytes:
@@ -125,7 +77,7 @@ def bootstrap(
     home.mkdir(parents=True, exist_ok=True)
     rules = rules or Rules.from_env()
     env, read_url = store_env(home, store)
-    with _schema_turn(store):
+    with schema_turn(store):
         app = BookIT(env=env, rules=rules)
         engine = make_engine(read_url)
     projector = Projector(app, engine)

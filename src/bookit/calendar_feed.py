@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from bookit.adapters.mail import calendar as ical
-from bookit.adapters.mail.compose import DEFAULT_SENDER
+from bookit.adapters import calendar as ical
 from bookit.localtime import from_iso
 from bookit.projections import queries
 
@@ -38,5 +37,5 @@ def live_bookings(engine: Engine, user: str) -> list[ical.BookingTime]:
     ]
 
 
-def user_feed(engine: Engine, user: str, sender: str = DEFAULT_SENDER) -> str:
+def user_feed(engine: Engine, user: str, sender: str = ical.SENDER) -> str:
     return ical.feed(live_bookings(engine, user), sender, name="BookIT bookings")

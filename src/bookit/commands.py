@@ -250,6 +250,28 @@ _RULE_INPUTS = frozenset(
 )
 
 
+class CheckIn(Command):
+    """The owner is at the venue (rule 14): from the booking's start until the check-in deadline."""
+
+    type: Literal["CheckIn"] = "CheckIn"
+    booking_id: UUID
+
+
+class WaiveStrike(Command):
+    """An admin takes back the strike a booking earned (its history shows it)."""
+
+    type: Literal["WaiveStrike"] = "WaiveStrike"
+    booking_id: UUID
+
+
+class ClearStrikes(Command):
+    """An admin clears every strike of a user at a venue, which ends a suspension."""
+
+    type: Literal["ClearStrikes"] = "ClearStrikes"
+    user: Email
+    venue_id: VenueId
+
+
 class Tick(Command):
     type: Literal["Tick"] = "Tick"
     actor: Actor = SYSTEM
@@ -282,9 +304,27 @@ class ExpireOffer(Command):
     entry_id: UUID
 
 
+class OpenOfferWindow(Command):
+    """Quiet hours are over for an offer made in them: its window starts, its email goes out."""
+
+    type: Literal["OpenOfferWindow"] = "OpenOfferWindow"
+    slot_id: UUID
+    entry_id: UUID
+
+
 class CloseWaitlist(Command):
     type: Literal["CloseWaitlist"] = "CloseWaitlist"
     slot_id: UUID
+
+
+class OpenCheckIn(Command):
+    type: Literal["OpenCheckIn"] = "OpenCheckIn"
+    booking_id: UUID
+
+
+class ReleaseNoShow(Command):
+    type: Literal["ReleaseNoShow"] = "ReleaseNoShow"
+    booking_id: UUID
 
 
 class RecordReminderDelivery(Command):
@@ -307,6 +347,9 @@ PUBLIC_COMMANDS: dict[str, type[Command]] = {
         DeclineOffer,
         ClaimOffer,
         SetVenueRules,
+        CheckIn,
+        WaiveStrike,
+        ClearStrikes,
         Tick,
     )
 }

@@ -1,4 +1,4 @@
-"""Signed links for the buttons in emails (Confirm, Cancel, Claim, Decline).
+"""Signed links for the buttons in emails (Confirm, Cancel, Claim, Decline, Check in).
 
 A token binds (action, subject id) and an expiry, signed with HMAC-SHA256 under a secret that
 never leaves the server. Changing any part breaks the signature, so a token cannot be forged,
@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 from bookit.errors import BadInput, Refused
 
-ACTIONS = ("confirm", "cancel", "claim", "decline")
+ACTIONS = ("confirm", "cancel", "claim", "decline", "check-in")
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,28 @@ MATRIX: dict[str, tuple[str, dict[str, Any], tuple[str, str, str, str, str]]] = 
         {"name": "Annex", "tz": "Europe/Paris"},
         (NOT_ADMIN, NOT_ADMIN, OK, NOT_ADMIN, SYSTEM_ON_BUS),
     ),
+    "set venue rules": (
+        "SetVenueRules",
+        {"venue_id": "main-hall", "buffer_minutes": 10},
+        (NOT_ADMIN, NOT_ADMIN, OK, NOT_ADMIN, SYSTEM_ON_BUS),
+    ),
+    # The venue has no check-in rule: past the owner check, the owner hears that.
+    "check in": (
+        "CheckIn",
+        {"booking_id": BOOKING},
+        ("refused:no_check_in", NOT_OWNER, NOT_OWNER, NOT_OWNER, SYSTEM_ON_BUS),
+    ),
+    # The booking earned no strike: past the admin check, the admin hears that.
+    "waive strike": (
+        "WaiveStrike",
+        {"booking_id": BOOKING},
+        (NOT_ADMIN, NOT_ADMIN, "refused:no_strike", NOT_ADMIN, SYSTEM_ON_BUS),
+    ),
+    "clear strikes": (
+        "ClearStrikes",
+        {"user": OWNER, "venue_id": "main-hall"},
+        (NOT_ADMIN, NOT_ADMIN, OK, NOT_ADMIN, SYSTEM_ON_BUS),
+    ),
     "grant admin": (
         "GrantAdmin",
         {"email": "new@example.com"},

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar
 
-from bookit.adapters.mail import calendar as ical
+from bookit.adapters import calendar as ical
 from bookit.adapters.mail import compose_email
 from bookit.aggregates.base import SYSTEM, Cause
 from bookit.aggregates.booking import Booking

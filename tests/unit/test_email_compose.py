@@ -59,6 +59,27 @@ EXTRA: dict[str, dict[str, object]] = {
     "waitlist-expired": {"entry_id": "wl-7", "deadline": "12:15:00"},
     "waitlist-closed": {"entry_id": "wl-7"},
     "booking-cancelled": {"booking_id": "bk-1", "book_url": "https://bookit.local/venues/v-1"},
+    "check-in": {
+        "purpose": "Choir practice",
+        "booking_id": "bk-1",
+        "confirmed": True,
+        "check_in_url": "https://bookit.local/l/abc.def",
+        "check_in_until": "Thursday 3 December 2026 14:15 (Europe/London)",
+    },
+    "no-show": {
+        "purpose": "Choir practice",
+        "booking_id": "bk-1",
+        "confirmed": False,
+        "check_in_until": "Thursday 3 December 2026 14:15 (Europe/London)",
+        "strike_limit": 3,
+        "strike_days": 30,
+    },
+    "suspended": {
+        "booking_id": "bk-1",
+        "until": "Saturday 2 January 2027 14:15 (Europe/London)",
+        "strikes": 3,
+        "strike_days": 30,
+    },
 }
 SUBJECT_ID = {
     "booking-confirmed": "bk-1",
@@ -69,8 +90,20 @@ SUBJECT_ID = {
     "waitlist-expired": "wl-7",
     "waitlist-closed": "wl-7",
     "booking-cancelled": "bk-1",
+    "check-in": "bk-1",
+    "no-show": "bk-1",
+    "suspended": "bk-1",
 }
-BOOKING_KINDS = ("booking-confirmed", "reminder", "auto-cancelled", "waitlist-claimed", "booking-cancelled")
+BOOKING_KINDS = (
+    "booking-confirmed",
+    "reminder",
+    "auto-cancelled",
+    "waitlist-claimed",
+    "check-in",
+    "no-show",
+    "suspended",
+    "booking-cancelled",
+)
 ENTRY_KINDS = ("waitlist-offer", "waitlist-expired", "waitlist-closed")
 
 

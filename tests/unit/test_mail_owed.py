@@ -14,7 +14,9 @@ import pytest
 from bookit.adapters.mail import compose_email
 from bookit.aggregates.base import SYSTEM, Cause
 from bookit.aggregates.booking import Booking
+from bookit.aggregates.strikes import StrikeRecord
 from bookit.aggregates.venue import Venue
+from bookit.aggregates.venue_rules import VenueRules
 from bookit.aggregates.waitlist import WaitlistSlot
 from bookit.config import Rules
 from bookit.links import LinkSigner
@@ -197,8 +199,45 @@ def closed() -> WaitlistSlot:
     return slot
 
 
+def with_check_in() -> Booking:
+    booking = Booking.book(
+        uuid4(),
+        venue_id="main-hall",
+        user=ANN,
+        date="2026-12-03",
+        start="15:00",
+        end="17:00",
+        starts_at=START,
+        ends_at=START + timedelta(hours=2),
+        purpose="Choir",
+        rules=Rules(),
+        cause=cause(ANN),
+        venue_rules=VenueRules(check_in_minutes=15),
+    )
+    booking.open_check_in(cause(at=START))
+    return booking
+
+
+def no_show() -> Booking:
+    booking = with_check_in()
+    booking.release_as_no_show(cause(at=START + timedelta(minutes=15)))
+    return booking
+
+
+def suspended() -> StrikeRecord:
+    record = StrikeRecord.open(ANN, "main-hall", cause())
+    for day in range(3):
+        record.strike(
+            uuid4(), "no_show", cause(at=NOW + timedelta(days=day)), 3, 30, ("2026-12-03", "15:00", "17:00")
+        )
+    return record
+
+
 # Each scenario ends with the event that owes the email.
 SCENARIOS = {
+    Booking.CheckInOpened: with_check_in,
+    Booking.NoShow: no_show,
+    StrikeRecord.Suspended: suspended,
     Booking.Booked: book,
     Booking.Reminded: reminded,
     Booking.AutoCancelled: auto_cancelled,

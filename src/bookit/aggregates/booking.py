@@ -20,6 +20,7 @@ BOOKED = "booked"
 CONFIRMED = "confirmed"
 CANCELLED = "cancelled"
 AUTO_CANCELLED = "auto_cancelled"
+NO_SHOW = "no_show"
 
 CLAIMED_PURPOSE = "claimed from the waitlist"  # the purpose of a booking made by a claim
 
@@ -47,6 +48,9 @@ class Booking(DomainAggregate):
         # The venue's rules in force when it was booked (rule 12): they, not today's, decide
         # its check-in and whether a late cancellation is a strike. Absent on older events.
         rules: dict[str, Any] | None = None
+        # With check-in on (rule 14): the owner checks in from the start until this instant,
+        # or the booking is released as a no-show.
+        check_in_until: datetime | None = None
         name: str = ""  # the owner's display name; "" before names were kept, or none given
 
     class Reminded(DomainAggregate.Event):
@@ -100,6 +104,29 @@ class Booking(DomainAggregate):
         def apply(self, booking: Booking) -> None:
             booking.auto_cancel_skipped = True
 
+    class CheckInOpened(DomainAggregate.Event):
+        """Check-in is open: the owner is owed the check-in reminder (with its link)."""
+
+        TOPIC = "booking.check_in_opened"
+
+        def apply(self, booking: Booking) -> None:
+            booking.check_in_opened = True
+
+    class CheckedIn(DomainAggregate.Event):
+        TOPIC = "booking.checked_in"
+
+        def apply(self, booking: Booking) -> None:
+            booking.checked_in_at = self.timestamp
+
+    class NoShow(DomainAggregate.Event):
+        """Nobody checked in by the deadline: the rest of the booking's time is released."""
+
+        TOPIC = "booking.no_show"
+        reason: str
+
+        def apply(self, booking: Booking) -> None:
+            booking.status = NO_SHOW
+
     def __init__(
         self,
         venue_id: str,
@@ -115,6 +142,7 @@ class Booking(DomainAggregate):
         cancel_due: datetime | None,
         waitlist_entry_id: str | None,
         rules: dict[str, Any] | None = None,
+        check_in_until: datetime | None = None,
         name: str = "",
         **_: Any,
     ) -> None:
@@ -133,6 +161,9 @@ class Booking(DomainAggregate):
         self.cancel_due = cancel_due
         self.waitlist_entry_id = waitlist_entry_id
         self.rules = VenueRules.from_dict(rules)
+        self.check_in_until = check_in_until
+        self.check_in_opened = False
+        self.checked_in_at: datetime | None = None
         self.reminded_at: datetime | None = None
         self.reminder_delivered_at: datetime | None = None
         self.waived = False
@@ -169,6 +200,15 @@ class Booking(DomainAggregate):
             # A late booking that still needs confirming is reminded at once; one that
             # doesn't needs no reminder beyond the booking receipt it is about to get.
             reminder_due = now if cancel_due is not None else None
+        venue_rules = venue_rules or VenueRules()
+        if waitlist_entry_id is None:
+            refusal = venue_rules.window_refusal(starts_at, ends_at, now)
+            if refusal:
+                raise refusal
+        check_in_until = None
+        if venue_rules.check_in_minutes is not None and now < starts_at:
+            # Booked by someone already there (a claim after the start) needs no check-in.
+            check_in_until = min(starts_at + timedelta(minutes=venue_rules.check_in_minutes), ends_at)
         booking = cls._start(
             cls.Booked,
             booking_id,
@@ -185,7 +225,8 @@ class Booking(DomainAggregate):
             reminder_due=reminder_due,
             cancel_due=cancel_due,
             waitlist_entry_id=waitlist_entry_id,
-            rules=(venue_rules or VenueRules()).as_dict(),
+            rules=venue_rules.as_dict(),
+            check_in_until=check_in_until,
             name=name,
         )
         if reminder_due is not None and reminder_due <= now:
@@ -255,6 +296,48 @@ class Booking(DomainAggregate):
             return False
         deadline = self.cancel_due.strftime("%Y-%m-%d %H:%M UTC")
         self._record(self.AutoCancelled, cause, reason=f"not confirmed by {deadline}")
+        return True
+
+    # Check-in and no-shows (DESIGN rule 14)
+
+    def check_in(self, cause: Cause) -> bool:
+        """The owner is here: from the start until the check-in deadline. Never released after."""
+        self._check_owner(cause, "check in to")
+        if not self.is_live:
+            raise Refused(f"booking is {self.status.replace('_', ' ')}", "already_cancelled")
+        if self.check_in_until is None:
+            raise Refused("this booking needs no check-in", "no_check_in")
+        if self.checked_in_at is not None:
+            return False
+        if cause.at < self.starts_at:
+            raise Refused(
+                f"check-in opens at the start, {self.starts_at:%Y-%m-%d %H:%M} UTC", "check_in_not_open"
+            )
+        if cause.at >= self.check_in_until:
+            raise Refused(f"check-in closed at {self.check_in_until:%Y-%m-%d %H:%M} UTC", "check_in_closed")
+        self._record(self.CheckedIn, cause)
+        return True
+
+    def open_check_in(self, cause: Cause) -> bool:
+        """Check-in opens at the start: the owner is reminded (once), unless already in."""
+        if self.check_in_until is None or cause.at >= self.check_in_until:
+            return False
+        if cause.at < self.starts_at:
+            raise Refused("check-in has not opened yet", "not_due")
+        if not self.is_live or self.checked_in_at is not None or self.check_in_opened:
+            return False
+        self._record(self.CheckInOpened, cause)
+        return True
+
+    def release_as_no_show(self, cause: Cause) -> bool:
+        """After the check-in deadline, a live booking nobody checked in to is a no-show."""
+        if self.check_in_until is None or not self.is_live or self.checked_in_at is not None:
+            return False
+        if cause.at < self.check_in_until:
+            raise Refused("check-in is still open", "not_due")
+        self._record(
+            self.NoShow, cause, reason=f"nobody checked in by {self.check_in_until:%Y-%m-%d %H:%M} UTC"
+        )
         return True
 
     def _why_not_fair(self, rules: Rules) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
+from bookit.aggregates.strikes import Strike
 from bookit.aggregates.venue_day import Hold, Interval, Taken
 from bookit.aggregates.venue_rules import VenueRules
 from bookit.aggregates.waitlist import Entry
@@ -60,6 +61,7 @@ def register_value_objects(transcoder: JSONTranscoder) -> None:
         (Taken, "taken"),
         (Hold, "hold"),
         (Entry, "waitlist_entry"),
+        (Strike, "strike"),
     ):
         transcoder.register(DataclassAsDict(cls, name))
     transcoder.register(VenueRulesAsDict())

@@ -9,7 +9,7 @@ overlap, and a slot held for a waitlist offer cannot be booked around the queue 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -25,15 +25,23 @@ class Interval:
     def overlaps(self, starts_at: datetime, ends_at: datetime) -> bool:
         return self.starts_at < ends_at and starts_at < self.ends_at
 
+    def widened(self, minutes: int) -> Interval:
+        pad = timedelta(minutes=minutes)
+        return Interval(self.starts_at - pad, self.ends_at + pad)
+
 
 @dataclass(frozen=True)
 class Taken(Interval):
     user: str
+    buffer: int = 0  # minutes kept free before and after it
 
 
 @dataclass(frozen=True)
 class Hold(Interval):
     until: datetime
+    buffer: int = 0
+    # The others offered the same freeing (batch/all modes); the hold is kept under the first.
+    shared_with: tuple[str, ...] = ()
 
 
 class VenueDay(DomainAggregate):
@@ -53,9 +61,10 @@ class VenueDay(DomainAggregate):
         user: str
         starts_at: datetime
         ends_at: datetime
+        buffer_minutes: int = 0
 
         def apply(self, day: VenueDay) -> None:
-            day.taken[self.booking_id] = Taken(self.starts_at, self.ends_at, self.user)
+            day.taken[self.booking_id] = Taken(self.starts_at, self.ends_at, self.user, self.buffer_minutes)
 
     class IntervalReleased(DomainAggregate.Event):
         TOPIC = "venue_day.interval_released"
@@ -70,9 +79,14 @@ class VenueDay(DomainAggregate):
         starts_at: datetime
         ends_at: datetime
         until: datetime
+        buffer_minutes: int = 0
+        shared_with: list[str] | None = None
 
         def apply(self, day: VenueDay) -> None:
-            day.holds[self.entry_id] = Hold(self.starts_at, self.ends_at, self.until)
+            shared = tuple(self.shared_with or ())
+            day.holds[self.entry_id] = Hold(
+                self.starts_at, self.ends_at, self.until, self.buffer_minutes, shared
+            )
 
     class HoldLifted(DomainAggregate.Event):
         TOPIC = "venue_day.hold_lifted"
@@ -108,21 +122,42 @@ class VenueDay(DomainAggregate):
         return cls._start(cls.Opened, cls.id_for(venue_id, date), cause, venue_id=venue_id, date=date)
 
     def conflict(
-        self, starts_at: datetime, ends_at: datetime, *, ignoring_hold: str | None = None
+        self,
+        starts_at: datetime,
+        ends_at: datetime,
+        *,
+        ignoring_hold: str | None = None,
+        buffer: int = 0,
+        over_buffers: bool = False,
     ) -> Refused | None:
-        """Why [starts_at, ends_at) cannot be booked now, or None if it can."""
+        """Why [starts_at, ends_at) cannot be booked now, or None if it can. `buffer` is the
+        changeover the new interval asks for; `over_buffers` ignores every buffer (admins)."""
         if any(t.overlaps(starts_at, ends_at) for t in self.taken.values()):
             return Refused("slot is taken", "slot_taken")
         for entry_id, hold in self.holds.items():
-            if entry_id != ignoring_hold and hold.overlaps(starts_at, ends_at):
+            mine = ignoring_hold is not None and (
+                entry_id == ignoring_hold or ignoring_hold in hold.shared_with
+            )
+            if not mine and hold.overlaps(starts_at, ends_at):
                 return Refused(
                     "slot is held for someone on the waitlist; join the waitlist instead",
                     "slot_held",
                 )
+        if over_buffers:
+            return None
+        near: list[Taken | Hold] = [*self.taken.values()]
+        near += [h for entry_id, h in self.holds.items() if ignoring_hold not in (entry_id, *h.shared_with)]
+        for other in near:
+            pad = max(other.buffer, buffer)
+            if pad and other.widened(pad).overlaps(starts_at, ends_at):
+                return Refused(
+                    f"too close to another booking: {pad} minutes are kept free between bookings here",
+                    "buffer_conflict",
+                )
         return None
 
-    def is_free(self, starts_at: datetime, ends_at: datetime) -> bool:
-        return self.conflict(starts_at, ends_at) is None
+    def is_free(self, starts_at: datetime, ends_at: datetime, buffer: int = 0) -> bool:
+        return self.conflict(starts_at, ends_at, buffer=buffer) is None
 
     def booked_by(self, user: str, starts_at: datetime, ends_at: datetime) -> bool:
         return any(t.user == user and t.overlaps(starts_at, ends_at) for t in self.taken.values())
@@ -136,13 +171,22 @@ class VenueDay(DomainAggregate):
         cause: Cause,
         *,
         claiming_entry: str | None = None,
+        buffer: int = 0,
+        over_buffers: bool = False,
     ) -> None:
-        """Take the interval for a booking; a claim turns its own hold into the booking."""
-        refusal = self.conflict(starts_at, ends_at, ignoring_hold=claiming_entry)
+        """Take the interval for a booking; a claim turns its own hold into the booking (with
+        the buffer the hold was offered under)."""
+        held_as = self._hold_key(claiming_entry) if claiming_entry is not None else None
+        hold = self.holds.get(held_as) if held_as is not None else None
+        if hold is not None:
+            buffer = hold.buffer
+        refusal = self.conflict(
+            starts_at, ends_at, ignoring_hold=claiming_entry, buffer=buffer, over_buffers=over_buffers
+        )
         if refusal:
             raise refusal
-        if claiming_entry is not None and claiming_entry in self.holds:
-            self._record(self.HoldLifted, cause, entry_id=claiming_entry)
+        if held_as is not None:
+            self._record(self.HoldLifted, cause, entry_id=held_as)
         self._record(
             self.IntervalTaken,
             cause,
@@ -150,19 +194,33 @@ class VenueDay(DomainAggregate):
             user=user,
             starts_at=starts_at,
             ends_at=ends_at,
+            buffer_minutes=buffer,
         )
 
     def release(self, booking_id: UUID, cause: Cause) -> Interval | None:
+        """Free a booking's interval; returns what may have become bookable (with its buffer)."""
         taken = self.taken.get(str(booking_id))
         if taken is None:
             return None
         self._record(self.IntervalReleased, cause, booking_id=str(booking_id))
-        return Interval(taken.starts_at, taken.ends_at)
+        return taken.widened(taken.buffer)
 
-    def hold(self, entry_id: str, interval: Interval, until: datetime, cause: Cause) -> None:
-        refusal = self.conflict(interval.starts_at, interval.ends_at)
+    def hold(
+        self,
+        entry_id: str,
+        interval: Interval,
+        until: datetime,
+        cause: Cause,
+        buffer: int = 0,
+        *,
+        shared_with: tuple[str, ...] = (),
+    ) -> None:
+        """Hold the interval for an offer; `shared_with` names the others offered the same
+        freeing, any of whom may turn the hold into their booking."""
+        refusal = self.conflict(interval.starts_at, interval.ends_at, buffer=buffer)
         if refusal:
             raise refusal
+        extra = {"shared_with": list(shared_with)} if shared_with else {}
         self._record(
             self.IntervalHeld,
             cause,
@@ -170,14 +228,24 @@ class VenueDay(DomainAggregate):
             starts_at=interval.starts_at,
             ends_at=interval.ends_at,
             until=until,
+            buffer_minutes=buffer,
+            **extra,
         )
 
     def lift_hold(self, entry_id: str, cause: Cause) -> Interval | None:
-        hold = self.holds.get(entry_id)
-        if hold is None:
+        """Lift the hold `entry_id` has a share in; the caller lifts a shared hold only once
+        nobody offered it is still holding it."""
+        key = self._hold_key(entry_id)
+        if key is None:
             return None
-        self._record(self.HoldLifted, cause, entry_id=entry_id)
-        return Interval(hold.starts_at, hold.ends_at)
+        hold = self.holds[key]
+        self._record(self.HoldLifted, cause, entry_id=key)
+        return hold.widened(hold.buffer)
+
+    def _hold_key(self, entry_id: str) -> str | None:
+        if entry_id in self.holds:
+            return entry_id
+        return next((key for key, hold in self.holds.items() if entry_id in hold.shared_with), None)
 
     def note_queue(self, slot_id: UUID, interval: Interval, cause: Cause) -> None:
         if str(slot_id) not in self.queues:

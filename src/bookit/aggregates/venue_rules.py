@@ -20,7 +20,10 @@ Fields, by the issue they serve:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timedelta
 from typing import Any
+
+from bookit.errors import Refused
 
 PERIODS = ("day", "week", "month")
 QUOTA_KINDS = ("bookings", "hours")
@@ -74,6 +77,40 @@ class VenueRules:
 
     def quotas_of(self, kind: str) -> tuple[Quota, ...]:
         return tuple(q for q in self.quotas if q.kind == kind)
+
+    def window_refusal(
+        self, starts_at: datetime, ends_at: datetime, now: datetime, *, notice: bool = True
+    ) -> Refused | None:
+        """Why a booking of [starts_at, ends_at) made at `now` breaks the venue's booking window
+        or durations (rule 13), or None. `notice=False` skips the minimum notice (a queue may be
+        joined, and freed time claimed, at any notice)."""
+        minutes = (ends_at - starts_at) / timedelta(minutes=1)
+        if self.min_duration_minutes is not None and minutes < self.min_duration_minutes:
+            return Refused(
+                f"too short: bookings here last at least {self.min_duration_minutes} minutes "
+                f"(this one {minutes:g})",
+                "too_short",
+            )
+        if self.max_duration_minutes is not None and minutes > self.max_duration_minutes:
+            return Refused(
+                f"too long: bookings here last at most {self.max_duration_minutes} minutes "
+                f"(this one {minutes:g})",
+                "too_long",
+            )
+        ahead = starts_at - now
+        if notice and ahead < timedelta(minutes=self.min_notice_minutes):
+            return Refused(
+                f"too soon: book at least {self.min_notice_minutes} minutes before the start "
+                f"(this one starts in {ahead // timedelta(minutes=1)})",
+                "too_soon",
+            )
+        if self.max_advance_days is not None and ahead > timedelta(days=self.max_advance_days):
+            return Refused(
+                f"too far ahead: book at most {self.max_advance_days} days before the start "
+                f"(this one is {ahead.days} days away)",
+                "too_far_ahead",
+            )
+        return None
 
     def problems(self) -> list[str]:
         """What does not hold together in these rules (checked when they are set)."""

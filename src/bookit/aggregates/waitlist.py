@@ -1,9 +1,13 @@
 """The queue for one exact slot (venue, local date, start, end), and how it is offered.
 
 Order is (priority, join order); join order is a sequence number this aggregate hands out, so
-two people joining in the same millisecond still have a strict order. At most one offer is open
-at a time; an entry that was offered leaves the queue for good (claimed, declined or expired),
-so nobody is offered the same freeing twice. Leaving never renumbers anybody else.
+two people joining in the same millisecond still have a strict order. One freeing is offered to
+the first in line (mode `one`, rule 8), to the next N together (`batch:N`) or to everyone
+(`all`, rule 15); no new freeing is offered while an offer is open. An entry that was offered
+leaves the queue for good when it claims, declines or lets the offer run out, so nobody is
+offered the same freeing twice; those who lost a shared offer to a faster claim go back to
+their place in line. Leaving never renumbers anybody else. An offer made in quiet hours has a
+window that opens later (rule 16): it holds the slot at once, but cannot be claimed before.
 
 The state holds the entries still in the queue, plus those the latest event took out of it. An
 entry that has left the queue is forgotten when the next event is applied: a busy queue's
@@ -21,7 +25,9 @@ from typing import Any
 from uuid import UUID
 
 from bookit.aggregates.base import Cause, DomainAggregate, derived_id
+from bookit.aggregates.offer_policy import OfferPolicy
 from bookit.aggregates.venue_day import Interval
+from bookit.aggregates.waitlist_tickets import WaitlistAllowance, WaitlistTicket
 from bookit.errors import Refused
 
 WAITING = "waiting"
@@ -43,6 +49,7 @@ class Entry:
     seq: int
     status: str = WAITING
     deadline: datetime | None = None
+    opens_at: datetime | None = None  # when an offer's window starts, if later than it was made
     name: str = ""  # the display name given on joining
 
     @property
@@ -64,6 +71,9 @@ class WaitlistSlot(DomainAggregate):
         end: str
         starts_at: datetime
         ends_at: datetime
+        # When the queue closes; None (and events from before it existed) is at the start.
+        # At a venue with check-in a no-show can free the slot after it starts (rule 14).
+        closes_at: datetime | None = None
 
     class Joined(DomainAggregate.Event):
         TOPIC = "waitlist.joined"
@@ -88,16 +98,48 @@ class WaitlistSlot(DomainAggregate):
             slot._set_status(self.entry_id, LEFT)
 
     class Notified(DomainAggregate.Event):
-        """The entry is offered the slot until `deadline`."""
+        """The entry is offered the slot until `deadline`; its window (and email) starts at
+        `opens_at` when that is later (quiet hours). `together` is how many were offered this
+        freeing at once (batch and all modes)."""
 
         TOPIC = "waitlist.notified"
         entry_id: str
         deadline: datetime
+        opens_at: datetime | None = None
+        together: int = 1
 
         def apply(self, slot: WaitlistSlot) -> None:
             slot._forget_finished()
             entry = slot.entries[self.entry_id]
-            slot.entries[self.entry_id] = replace(entry, status=OFFERED, deadline=self.deadline)
+            slot.entries[self.entry_id] = replace(
+                entry, status=OFFERED, deadline=self.deadline, opens_at=self.opens_at
+            )
+
+        @property
+        def delayed(self) -> bool:
+            return self.opens_at is not None and self.opens_at > self.timestamp
+
+    class WindowOpened(DomainAggregate.Event):
+        """Quiet hours are over: the offer's window has started and its email goes out."""
+
+        TOPIC = "waitlist.window_opened"
+        entry_id: str
+
+        def apply(self, slot: WaitlistSlot) -> None:
+            slot._forget_finished()
+
+    class OfferTaken(DomainAggregate.Event):
+        """Another person offered the same freeing claimed it first; these entries go back to
+        their place in line for the next freeing, and are told."""
+
+        TOPIC = "waitlist.offer_taken"
+        entry_ids: list[str]
+
+        def apply(self, slot: WaitlistSlot) -> None:
+            slot._forget_finished()
+            for entry_id in self.entry_ids:
+                entry = slot.entries[entry_id]
+                slot.entries[entry_id] = replace(entry, status=WAITING, deadline=None, opens_at=None)
 
     class Claimed(DomainAggregate.Event):
         TOPIC = "waitlist.claimed"
@@ -144,6 +186,7 @@ class WaitlistSlot(DomainAggregate):
         end: str,
         starts_at: datetime,
         ends_at: datetime,
+        closes_at: datetime | None = None,
         **_: Any,
     ) -> None:
         self.venue_id = venue_id
@@ -152,6 +195,7 @@ class WaitlistSlot(DomainAggregate):
         self.end = end
         self.starts_at = starts_at
         self.ends_at = ends_at
+        self.closes_at = closes_at or starts_at
         self.entries: dict[str, Entry] = {}
         self.next_seq = 1
         self.closed = False
@@ -170,6 +214,7 @@ class WaitlistSlot(DomainAggregate):
         starts_at: datetime,
         ends_at: datetime,
         cause: Cause,
+        closes_at: datetime | None = None,
     ) -> WaitlistSlot:
         return cls._start(
             cls.Opened,
@@ -181,13 +226,20 @@ class WaitlistSlot(DomainAggregate):
             end=end,
             starts_at=starts_at,
             ends_at=ends_at,
+            closes_at=closes_at,
         )
 
     # Queries
 
     @property
     def open_offer(self) -> Entry | None:
-        return next((e for e in self.entries.values() if e.status == OFFERED), None)
+        """The open offer that comes first in line, if any."""
+        offers = self.open_offers()
+        return offers[0] if offers else None
+
+    def open_offers(self) -> list[Entry]:
+        """The open offers of the current freeing, in line order (several in batch/all modes)."""
+        return sorted((e for e in self.entries.values() if e.status == OFFERED), key=lambda e: e.order)
 
     def waiting(self) -> list[Entry]:
         """Those still waiting, in the order they will be offered."""
@@ -243,15 +295,41 @@ class WaitlistSlot(DomainAggregate):
 
     def offer_next(self, window: timedelta, cause: Cause) -> Entry | None:
         """Offer the slot to the first in line, until now + window but never past its start."""
-        if self.open_offer is not None or self.closed or cause.at >= self.starts_at:
-            return None
+        offered = self.offer(OfferPolicy(window=window), cause)
+        return offered[0] if offered else None
+
+    def offer(self, policy: OfferPolicy, cause: Cause) -> list[Entry]:
+        """Offer this freeing to the first in line, or the first N, or all (the policy's mode),
+        all with the same window; nothing while an offer is open or once the queue has closed.
+        The window never reaches past the start, or, for time a no-show freed after the start
+        (rule 14), past the queue's closing."""
+        if self.open_offers() or self.closed or cause.at >= self.closes_at:
+            return []
         waiting = self.waiting()
-        if not waiting:
-            return None
-        first = waiting[0]
-        deadline = min(cause.at + window, self.starts_at)
-        self._record(self.Notified, cause, entry_id=first.entry_id, deadline=deadline)
-        return self.entries[first.entry_id]
+        chosen = waiting[: policy.mode.how_many(len(waiting))]
+        if not chosen:
+            return []
+        plan = policy.plan(cause.at, self.starts_at if cause.at < self.starts_at else self.closes_at)
+        opens_at = plan.opens_at if plan.opens_at > cause.at else None
+        # Fields left at their defaults are not written, so a default policy's events are
+        # exactly those of before offer policies existed.
+        extra: dict[str, Any] = {"opens_at": opens_at} if opens_at is not None else {}
+        if len(chosen) > 1:
+            extra["together"] = len(chosen)
+        for entry in chosen:
+            self._record(self.Notified, cause, entry_id=entry.entry_id, deadline=plan.deadline, **extra)
+        return [self.entries[e.entry_id] for e in chosen]
+
+    def open_window(self, entry_id: str, cause: Cause) -> bool:
+        """Quiet hours are over for this offer: record it, so its email goes out. False when
+        the offer is no longer open (claimed, declined, passed on, closed) or was never delayed."""
+        entry = self.entries.get(entry_id)
+        if entry is None or entry.status != OFFERED or entry.opens_at is None:
+            return False
+        if cause.at < entry.opens_at:
+            raise Refused("the offer's window has not opened yet", "not_due")
+        self._record(self.WindowOpened, cause, entry_id=entry_id)
+        return True
 
     def claim(self, entry_id: str, booking_id: UUID, cause: Cause) -> None:
         entry = self._owned_entry(entry_id, cause, "claim")
@@ -261,7 +339,16 @@ class WaitlistSlot(DomainAggregate):
         if cause.at >= entry.deadline:
             # Refused to the second, whether or not a tick has expired it yet (rule 6).
             raise Refused(f"offer expired at {entry.deadline:%Y-%m-%d %H:%M:%S} UTC", "offer_expired")
+        if entry.opens_at is not None and cause.at < entry.opens_at:
+            # Everyone offered in quiet hours starts together when they end (rule 16).
+            raise Refused(
+                f"the offer opens at {entry.opens_at:%Y-%m-%d %H:%M:%S} UTC, after quiet hours",
+                "offer_not_open",
+            )
+        others = [e.entry_id for e in self.open_offers() if e.entry_id != entry_id]
         self._record(self.Claimed, cause, entry_id=entry_id, booking_id=str(booking_id))
+        if others:
+            self._record(self.OfferTaken, cause, entry_ids=others)
 
     def decline(self, entry_id: str, cause: Cause) -> None:
         entry = self._owned_entry(entry_id, cause, "decline")
@@ -283,7 +370,7 @@ class WaitlistSlot(DomainAggregate):
         """Close the queue once the slot has started; returns who was still in it."""
         if self.closed:
             return []
-        if cause.at < self.starts_at:
+        if cause.at < self.closes_at:
             raise Refused("the slot has not started yet", "not_due")
         remaining = sorted((e for e in self.entries.values() if e.status in ACTIVE), key=lambda e: e.order)
         self._record(self.Closed, cause, entry_ids=[e.entry_id for e in remaining])
@@ -310,71 +397,4 @@ class WaitlistSlot(DomainAggregate):
             self.entries = {k: e for k, e in self.entries.items() if e.status in ACTIVE}
 
 
-class WaitlistAllowance(DomainAggregate):
-    """How many waitlist entries one user holds for one date, to enforce the daily limit.
-
-    It only remembers which entries it counted; whether each is still active is asked of its
-    slot when the limit is checked, so leaving, claiming or expiring needs no bookkeeping here.
-    """
-
-    TOPIC = "bookit.WaitlistAllowance"
-
-    class Created(DomainAggregate.Created):
-        TOPIC = "allowance.created"
-
-    class Opened(Created):
-        TOPIC = "allowance.opened"
-        user: str
-        date: str
-
-    class EntryCounted(DomainAggregate.Event):
-        TOPIC = "allowance.entry_counted"
-        entry_id: str
-        slot_id: str
-
-        def apply(self, allowance: WaitlistAllowance) -> None:
-            allowance.counted[self.entry_id] = self.slot_id
-
-    def __init__(self, user: str, date: str, **_: Any) -> None:
-        self.user = user
-        self.date = date
-        self.counted: dict[str, str] = {}
-
-    @staticmethod
-    def id_for(user: str, date: str) -> UUID:
-        return derived_id("waitlist-allowance", user, date)
-
-    @classmethod
-    def open(cls, user: str, date: str, cause: Cause) -> WaitlistAllowance:
-        return cls._start(cls.Opened, cls.id_for(user, date), cause, user=user, date=date)
-
-    def count(self, entry_id: UUID, slot_id: UUID, active_now: int, limit: int, cause: Cause) -> None:
-        if active_now >= limit:
-            raise Refused(
-                f"at most {limit} active waitlist entries per day (you have {active_now} on {self.date})",
-                "waitlist_limit",
-            )
-        self._record(self.EntryCounted, cause, entry_id=str(entry_id), slot_id=str(slot_id))
-
-
-class WaitlistTicket(DomainAggregate):
-    """What an entry id points at. Entry ids are handed to people (CLI, emails, links), and
-    commands about an entry must find its queue without a read model that might lag."""
-
-    TOPIC = "bookit.WaitlistTicket"
-
-    class Created(DomainAggregate.Created):
-        TOPIC = "ticket.created"
-
-    class Issued(Created):
-        TOPIC = "ticket.issued"
-        slot_id: str
-        user: str
-
-    def __init__(self, slot_id: str, user: str, **_: Any) -> None:
-        self.slot_id = slot_id
-        self.user = user
-
-    @classmethod
-    def issue(cls, entry_id: UUID, slot_id: UUID, user: str, cause: Cause) -> WaitlistTicket:
-        return cls._start(cls.Issued, entry_id, cause, slot_id=str(slot_id), user=user)
+__all__ = ["Entry", "WaitlistAllowance", "WaitlistSlot", "WaitlistTicket"]

@@ -50,6 +50,7 @@ _COMMANDS: dict[str, tuple[type[c.Command], str]] = {
     "cancel": (c.CancelBooking, "booking_id"),
     "claim": (c.ClaimOffer, "entry_id"),
     "decline": (c.DeclineOffer, "entry_id"),
+    "check-in": (c.CheckIn, "booking_id"),
 }
 _STATUS_WORDS = {
     "booked": "Booked, waiting for your confirmation",
@@ -63,6 +64,7 @@ _STATUS_WORDS = {
     "expired": "The offer expired",
     "left": "You left the waitlist",
     "closed": "Closed: the slot has started",
+    "no_show": "Released: nobody checked in in time",
 }
 _templates = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "link_templates"),
@@ -119,13 +121,21 @@ def make_web_app(
 
 
 def serve_links(
-    service: Service, host: str, port: int, stop: threading.Event, lock: threading.Lock | None = None
+    service: Service,
+    host: str,
+    port: int,
+    stop: threading.Event,
+    lock: threading.Lock | None = None,
+    api: ASGIApp | None = None,
 ) -> None:
-    """Serve the links in this thread until `stop` is set. A port in use raises OSError here."""
+    """Serve the links (and the HTTP API under /api, if given) in this thread until `stop` is
+    set. A port in use raises OSError here."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     app = make_web_app(service, service.bus.clock, lock)
+    if api is not None:
+        app = _ApiBeside(api, app)
     # No access log: the URLs are capabilities and must not end up in log files.
     config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", server_header=False)
     server = uvicorn.Server(config)
@@ -211,7 +221,7 @@ class _Pages:
             ident = UUID(link.subject_id)
         except ValueError:
             raise BadInput("this link is not valid", "bad_link") from None
-        if link.action in ("confirm", "cancel"):
+        if link.action in ("confirm", "cancel", "check-in"):
             booking: Booking = app.booking(ident)
             venue = self._venue(booking.venue_id)
             return Subject(
@@ -261,6 +271,8 @@ def _done(link: Link, subject: Subject, outcome: dict[str, Any]) -> tuple[str, l
         return "Confirmed", [f"Confirmed — see you on {when}."]
     if link.action == "cancel":
         return "Cancelled", [f"Cancelled. Your booking at {subject.venue} on {when} is cancelled."]
+    if link.action == "check-in":
+        return "Checked in", [f"Checked in — enjoy {subject.venue}. Your booking will not be released."]
     if link.action == "claim":
         span = f"{subject.day}, {subject.start}–{subject.end}"
         return "It's yours", [f"It's yours — booked {subject.venue} on {span}."]
@@ -286,6 +298,8 @@ def _explain(error: BookitError, link: Link | None, subject: Subject | None) -> 
         "no_offer": (409, "No open offer", _no_offer(subject)),
         "slot_taken": (409, "Slot taken", "Sorry, someone else has booked this time."),
         "queue_closed": (409, "Waitlist closed", "The slot has started, so its waitlist is closed."),
+        "check_in_not_open": (409, "Too early", "Check-in opens when your booking starts."),
+        "check_in_closed": (409, "Too late", "Check-in has closed for this booking."),
         "contention": (503, "Busy", "BookIT is very busy right now. Please try again in a moment."),
     }
     if code in known:
@@ -325,6 +339,19 @@ def _render(template: str, status: int, **context: Any) -> HTMLResponse:
         "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     )
     return HTMLResponse(html, status_code=status, headers={"Content-Security-Policy": csp})
+
+
+class _ApiBeside:
+    """Requests under /api go to the HTTP API, the rest to the link pages: one server, one port."""
+
+    def __init__(self, api: ASGIApp, links: ASGIApp) -> None:
+        self.api = api
+        self.links = links
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        to_api = scope["type"] == "http" and (path == "/api" or path.startswith("/api/"))
+        await (self.api if to_api else self.links)(scope, receive, send)
 
 
 class _PrivateHeaders:

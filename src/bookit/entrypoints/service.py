@@ -54,8 +54,13 @@ def run_service(ctx: Any, every: float, once: bool = False) -> None:
     if service is None:
         return
     service.bus = SerialisedBus(service.bus)  # type: ignore[assignment]  # same handle/settle, locked
+    from bookit.entrypoints.api import make_api
+
     host, port = http_address()
-    pages = threading.Thread(target=serve_links, args=(service, host, port, stop), name="links", daemon=True)
+    api = make_api(service, ctx.bus_url)
+    pages = threading.Thread(
+        target=serve_links, args=(service, host, port, stop, None, api), name="links", daemon=True
+    )
     if not once:
         pages.start()
     click.echo(
@@ -63,6 +68,7 @@ def run_service(ctx: Any, every: float, once: bool = False) -> None:
         f"link pages on http://{host}:{port}/ (Ctrl-C stops)",
         err=True,
     )
+    click.echo(f"HTTP API on http://{host}:{port}/api/ ({api.state.tokens.describe()})", err=True)
     try:
         if ctx.bus_url != "local":
             from bookit.entrypoints.bus_worker import run_worker

@@ -27,6 +27,14 @@ def command_for(timer: Any) -> c.Command:
         return c.ExpireOffer(
             command_id=command_id, actor=SYSTEM, slot_id=UUID(timer.slot_id), entry_id=subject
         )
+    if timer.kind == timers.OPEN_OFFER:
+        return c.OpenOfferWindow(
+            command_id=command_id, actor=SYSTEM, slot_id=UUID(timer.slot_id), entry_id=subject
+        )
+    if timer.kind == timers.OPEN_CHECK_IN:
+        return c.OpenCheckIn(command_id=command_id, actor=SYSTEM, booking_id=subject)
+    if timer.kind == timers.NO_SHOW:
+        return c.ReleaseNoShow(command_id=command_id, actor=SYSTEM, booking_id=subject)
     if timer.kind == timers.CLOSE_QUEUE:
         return c.CloseWaitlist(command_id=command_id, actor=SYSTEM, slot_id=subject)
     raise ValueError(f"unknown timer kind {timer.kind!r}")

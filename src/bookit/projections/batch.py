@@ -27,7 +27,9 @@ from bookit.projections.tables import (
     admins,
     audit,
     bookings,
+    check_ins,
     due_timers,
+    strikes,
     venue_rules,
     venues,
     waitlist_entries,
@@ -161,6 +163,8 @@ class Batch:
         self.venue_rules = Rows(venue_rules)
         self.admins = Rows(admins)
         self.bookings = Rows(bookings)
+        self.check_ins = Rows(check_ins)
+        self.strikes = Rows(strikes)
         self.waitlist_slots = Rows(waitlist_slots)
         self.waitlist_entries = Rows(waitlist_entries)
         self.due_timers = Timers()
@@ -179,6 +183,8 @@ class Batch:
             self.venue_rules,
             self.admins,
             self.bookings,
+            self.check_ins,
+            self.strikes,
             self.waitlist_slots,
             self.waitlist_entries,
             self.due_timers,

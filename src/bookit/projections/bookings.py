@@ -85,6 +85,10 @@ def auto_cancel_skipped(batch: Batch, e: Booking.AutoCancelSkipped) -> None:
     _set(batch, e, note=f"not auto-cancelled: {e.reason}")
 
 
+def no_show(batch: Batch, e: Booking.NoShow) -> None:
+    _set(batch, e, status="no_show", note=e.reason)
+
+
 HANDLERS: dict[type, Any] = {
     Venue.Registered: venue_registered,
     Venue.RulesSet: venue_rules_set,
@@ -97,4 +101,5 @@ HANDLERS: dict[type, Any] = {
     Booking.Cancelled: cancelled,
     Booking.AutoCancelled: auto_cancelled,
     Booking.AutoCancelSkipped: auto_cancel_skipped,
+    Booking.NoShow: no_show,
 }

@@ -24,6 +24,9 @@ REMIND = "remind"
 AUTO_CANCEL = "auto_cancel"
 EXPIRE_OFFER = "expire_offer"
 CLOSE_QUEUE = "close_queue"
+OPEN_OFFER = "open_offer"  # an offer made in quiet hours: its window starts when they end
+OPEN_CHECK_IN = "open_check_in"
+NO_SHOW = "no_show"
 
 
 def timer_command_id(timer_key: str, due_at: str) -> UUID:
@@ -66,6 +69,10 @@ def booked(batch: Batch, e: Booking.Booked) -> None:
         _add(batch, REMIND, booking_id, e.reminder_due)
     if e.cancel_due is not None:
         _add(batch, AUTO_CANCEL, booking_id, e.cancel_due)
+    if e.check_in_until is not None:
+        # Rule 14: remind the owner when check-in opens, release the booking when it closes.
+        _add(batch, OPEN_CHECK_IN, booking_id, e.starts_at)
+        _add(batch, NO_SHOW, booking_id, e.check_in_until)
 
 
 def reminded(batch: Batch, e: Booking.Reminded) -> None:
@@ -79,25 +86,50 @@ def confirmation_settled(batch: Batch, e: Any) -> None:
 def booking_ended(batch: Batch, e: Any) -> None:
     _drop(batch, REMIND, str(e.originator_id))
     _drop(batch, AUTO_CANCEL, str(e.originator_id))
+    check_in_settled(batch, e)
+
+
+def check_in_opened(batch: Batch, e: Booking.CheckInOpened) -> None:
+    _drop(batch, OPEN_CHECK_IN, str(e.originator_id))
+
+
+def check_in_settled(batch: Batch, e: Any) -> None:
+    _drop(batch, OPEN_CHECK_IN, str(e.originator_id))
+    _drop(batch, NO_SHOW, str(e.originator_id))
 
 
 def slot_opened(batch: Batch, e: WaitlistSlot.Opened) -> None:
     # The queue must be closed, and the people still in it told, once the slot starts.
-    _add(batch, CLOSE_QUEUE, str(e.originator_id), e.starts_at, slot_id=str(e.originator_id))
+    closes_at = e.closes_at or e.starts_at
+    _add(batch, CLOSE_QUEUE, str(e.originator_id), closes_at, slot_id=str(e.originator_id))
 
 
 def offered(batch: Batch, e: WaitlistSlot.Notified) -> None:
     _add(batch, EXPIRE_OFFER, e.entry_id, e.deadline, slot_id=str(e.originator_id))
+    if e.opens_at is not None:
+        _add(batch, OPEN_OFFER, e.entry_id, e.opens_at, slot_id=str(e.originator_id))
+
+
+def window_opened(batch: Batch, e: WaitlistSlot.WindowOpened) -> None:
+    _drop(batch, OPEN_OFFER, e.entry_id)
 
 
 def offer_settled(batch: Batch, e: Any) -> None:
     _drop(batch, EXPIRE_OFFER, e.entry_id)
+    _drop(batch, OPEN_OFFER, e.entry_id)
+
+
+def offers_taken(batch: Batch, e: WaitlistSlot.OfferTaken) -> None:
+    for entry_id in e.entry_ids:
+        _drop(batch, EXPIRE_OFFER, entry_id)
+        _drop(batch, OPEN_OFFER, entry_id)
 
 
 def queue_closed(batch: Batch, e: WaitlistSlot.Closed) -> None:
     _drop(batch, CLOSE_QUEUE, str(e.originator_id))
     for entry_id in e.entry_ids:
         _drop(batch, EXPIRE_OFFER, entry_id)
+        _drop(batch, OPEN_OFFER, entry_id)
 
 
 def command_handled(batch: Batch, e: CommandReceipt.Handled) -> None:
@@ -112,12 +144,17 @@ HANDLERS: dict[type, Any] = {
     Booking.AutoCancelSkipped: confirmation_settled,
     Booking.Cancelled: booking_ended,
     Booking.AutoCancelled: booking_ended,
+    Booking.CheckInOpened: check_in_opened,
+    Booking.CheckedIn: check_in_settled,
+    Booking.NoShow: booking_ended,
     WaitlistSlot.Opened: slot_opened,
     WaitlistSlot.Notified: offered,
     WaitlistSlot.Claimed: offer_settled,
     WaitlistSlot.Declined: offer_settled,
     WaitlistSlot.Expired: offer_settled,
     WaitlistSlot.Left: offer_settled,
+    WaitlistSlot.WindowOpened: window_opened,
+    WaitlistSlot.OfferTaken: offers_taken,
     WaitlistSlot.Closed: queue_closed,
     CommandReceipt.Handled: command_handled,
 }

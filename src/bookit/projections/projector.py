@@ -21,7 +21,7 @@ from eventsourcing.application import Application
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from bookit.projections import audit, bookings, due_timers, waitlist
+from bookit.projections import audit, bookings, due_timers, rules, waitlist
 from bookit.projections.batch import Batch
 from bookit.projections.database import advance, position_of
 
@@ -30,7 +30,7 @@ Handler = Callable[[Batch, Any], None]
 
 def _handlers_by_type() -> dict[type, list[Handler]]:
     by_type: dict[type, list[Handler]] = defaultdict(list)
-    for module in (bookings, waitlist, due_timers):
+    for module in (bookings, waitlist, due_timers, rules):
         for event_type, handler in module.HANDLERS.items():
             by_type[event_type].append(handler)
     return dict(by_type)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, Row, and_, func, or_, select
-from sqlalchemy.orm import aliased
 
+from bookit.aggregates.strikes import suspension_end
 from bookit.aggregates.venue import Venue
 from bookit.localtime import from_iso, iso
 from bookit.projections.tables import (
@@ -19,6 +19,7 @@ from bookit.projections.tables import (
     due_timers,
     emails_refused,
     emails_sent,
+    strikes,
     venue_rules,
     venues,
     waitlist_entries,
@@ -44,6 +45,40 @@ def due(engine: Engine, now: datetime, limit: int = 1000) -> list[Row[Any]]:
 
 def venue_list(engine: Engine) -> list[dict[str, Any]]:
     return _rows(engine, select(venues).order_by(venues.c.venue_id))
+
+
+def venue(engine: Engine, venue_id: str) -> dict[str, Any] | None:
+    rows = _rows(engine, select(venues).where(venues.c.venue_id == venue_id))
+    return rows[0] if rows else None
+
+
+def availability(engine: Engine, venue_id: str, date: str) -> list[dict[str, str]]:
+    """A venue's local day, 00:00 to 24:00, as free / booked / held intervals in local time.
+
+    Booked: a live booking (booked or confirmed). Held: the slot of an open waitlist offer (the
+    venue-day holds it for the queue until the offer is claimed, declined or expires)."""
+    live = select(bookings.c.start, bookings.c.end).where(
+        bookings.c.venue_id == venue_id,
+        bookings.c.date == date,
+        bookings.c.status.in_(("booked", "confirmed")),
+    )
+    offered = select(waitlist_entries.c.start, waitlist_entries.c.end).where(
+        waitlist_entries.c.venue_id == venue_id,
+        waitlist_entries.c.date == date,
+        waitlist_entries.c.status == "offered",
+    )
+    taken = [(r["start"], r["end"], "booked") for r in _rows(engine, live)]
+    taken += [(r["start"], r["end"], "held") for r in _rows(engine, offered)]
+    out: list[dict[str, str]] = []
+    cursor = "00:00"
+    for start, end, state in sorted(taken):
+        if start > cursor:
+            out.append({"start": cursor, "end": start, "state": "free"})
+        out.append({"start": start, "end": end, "state": state})
+        cursor = max(cursor, end)
+    if cursor < "24:00":
+        out.append({"start": cursor, "end": "24:00", "state": "free"})
+    return out
 
 
 def rules_of(engine: Engine, venue_id: str) -> dict[str, Any] | None:
@@ -81,7 +116,7 @@ def booking(engine: Engine, booking_id: str) -> dict[str, Any] | None:
 def my_waitlist(engine: Engine, user: str, now: datetime) -> list[dict[str, Any]]:
     """A user's active entries with their place in line and, when offered, seconds left."""
     mine = waitlist_entries
-    other = aliased(waitlist_entries)
+    other = waitlist_entries.alias()
     ahead = (
         select(func.count())
         .where(
@@ -125,6 +160,14 @@ def history(engine: Engine, booking_id: str) -> list[dict[str, Any]]:
     return rows
 
 
+def entry_history(engine: Engine, entry_id: str) -> list[dict[str, Any]]:
+    """Every event that concerns a waitlist entry, in store order."""
+    rows = _rows(engine, select(audit).where(audit.c.entry_id == entry_id).order_by(audit.c.position))
+    for row in rows:
+        row["data"] = json.loads(row["data"])
+    return rows
+
+
 def venue_history(engine: Engine, venue_id: str) -> list[dict[str, Any]]:
     """Every event of a venue (registered, rules set), in store order."""
     query = (
@@ -133,6 +176,29 @@ def venue_history(engine: Engine, venue_id: str) -> list[dict[str, Any]]:
     rows = _rows(engine, query)
     for row in rows:
         row["data"] = json.loads(row["data"])
+    return rows
+
+
+def strikes_of(engine: Engine, user: str, now: datetime, venue_id: str | None = None) -> list[dict[str, Any]]:
+    """A user's strikes, oldest first, each with whether it still counts under the venue's rules
+    in force now, and until when that venue suspends the user (None: it does not)."""
+    query = select(strikes).where(strikes.c.user == user.lower())
+    if venue_id:
+        query = query.where(strikes.c.venue_id == venue_id)
+    rows = _rows(engine, query.order_by(strikes.c.at, strikes.c.booking_id))
+    by_venue: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_venue.setdefault(row["venue_id"], []).append(row)
+    for venue, its in by_venue.items():
+        found = rules_of(engine, venue)
+        rules = found["rules"] if found else {}
+        days = int(rules.get("strike_days") or 30)
+        since = now - timedelta(days=days)
+        counting = [from_iso(r["at"]) for r in its if r["status"] == "active" and from_iso(r["at"]) > since]
+        until = iso(suspension_end(counting, rules.get("no_show_strikes"), days))
+        for row in its:
+            row["counts"] = row["status"] == "active" and from_iso(row["at"]) > since
+            row["suspended_until"] = until
     return rows
 
 

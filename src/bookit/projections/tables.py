@@ -58,6 +58,33 @@ bookings = Table(
     Column("waitlist_entry_id", String(36)),
 )
 
+# Bookings with a check-in (DESIGN rule 14): until when, and whether the owner came.
+check_ins = Table(
+    "check_ins",
+    metadata,
+    Column("booking_id", String(36), primary_key=True),
+    Column("venue_id", String(64), nullable=False),
+    Column("user", String(320), nullable=False, index=True),
+    Column("starts_at", String(20), nullable=False),
+    Column("ends_at", String(20), nullable=False),
+    Column("check_in_until", String(20), nullable=False),
+    Column("checked_in_at", String(20)),
+    Column("no_show_at", String(20)),
+)
+
+# One row per strike (a no-show or a late cancellation), keyed by the booking that earned it.
+strikes = Table(
+    "strikes",
+    metadata,
+    Column("booking_id", String(36), primary_key=True),
+    Column("user", String(320), nullable=False, index=True),
+    Column("venue_id", String(64), nullable=False),
+    Column("reason", String(20), nullable=False),
+    Column("at", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("changed_by", String(320)),
+)
+
 waitlist_slots = Table(
     "waitlist_slots",
     metadata,
@@ -162,4 +189,15 @@ refusals = Table(
 )
 
 # Rebuilt from the event store by `replay`, and compared by `replay --verify`.
-PROJECTED = (venues, venue_rules, admins, bookings, waitlist_slots, waitlist_entries, due_timers, audit)
+PROJECTED = (
+    venues,
+    venue_rules,
+    admins,
+    bookings,
+    check_ins,
+    strikes,
+    waitlist_slots,
+    waitlist_entries,
+    due_timers,
+    audit,
+)

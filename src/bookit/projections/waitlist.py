@@ -71,6 +71,11 @@ def expired(batch: Batch, e: WaitlistSlot.Expired) -> None:
     _status(batch, e.entry_id, "expired", offered_until=None)
 
 
+def offers_taken(batch: Batch, e: WaitlistSlot.OfferTaken) -> None:
+    for entry_id in e.entry_ids:
+        _status(batch, entry_id, "waiting", offered_until=None)
+
+
 def closed(batch: Batch, e: WaitlistSlot.Closed) -> None:
     for entry_id in e.entry_ids:
         _status(batch, entry_id, "closed", offered_until=None)
@@ -84,5 +89,6 @@ HANDLERS: dict[type, Any] = {
     WaitlistSlot.Claimed: claimed,
     WaitlistSlot.Declined: declined,
     WaitlistSlot.Expired: expired,
+    WaitlistSlot.OfferTaken: offers_taken,
     WaitlistSlot.Closed: closed,
 }

@@ -70,9 +70,16 @@ class _Queue:
     starts_at: datetime
     ends_at: datetime
     waiting: dict[str, tuple[int, int]] = field(default_factory=dict)  # entry -> (priority, seq)
-    deadlines: dict[str, datetime] = field(default_factory=dict)  # every entry ever offered
-    open_offer: str | None = None
+    deadlines: dict[str, datetime] = field(default_factory=dict)  # every entry offered (per freeing)
+    offers: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)  # open: (opens, deadline)
+    offered_by: str | None = None  # the command that made the open offers (one freeing)
+    orders: dict[str, tuple[int, int]] = field(default_factory=dict)  # every entry's place
     closed: bool = False
+
+    @property
+    def open_offer(self) -> str | None:
+        """The first open offer (the only one in mode `one`)."""
+        return next(iter(self.offers), None)
 
 
 class InvariantChecker:
@@ -115,6 +122,7 @@ class InvariantChecker:
             WaitlistSlot.Declined: self._offer_ended,
             WaitlistSlot.Expired: self._expired,
             WaitlistSlot.Closed: self._closed,
+            WaitlistSlot.OfferTaken: self._taken_back,
         }
 
     def feed(self, event: Any) -> None:
@@ -210,17 +218,25 @@ class InvariantChecker:
     def _joined(self, e: WaitlistSlot.Joined) -> None:
         queue = self._queue(e)  # joining a queue for a free slot would leave it stuck
         queue.waiting[e.entry_id] = (e.priority, e.seq)
+        queue.orders[e.entry_id] = (e.priority, e.seq)
 
     def _left(self, e: WaitlistSlot.Left) -> None:
         queue = self._queue(e)
         queue.waiting.pop(e.entry_id, None)
-        if queue.open_offer == e.entry_id:
-            queue.open_offer = None
+        queue.offers.pop(e.entry_id, None)
 
     def _notified(self, e: WaitlistSlot.Notified) -> None:
+        """One freeing is offered by one command, to the first in line, then the next, ... (so
+        in batch:N nobody outside the first N is offered before someone inside them), and never
+        to more than the event says were offered together; no freeing while another is open."""
         queue = self._queue(e)
-        if queue.open_offer is not None:
+        if queue.offers and queue.offered_by != e.command_id:
             self._breach(e, f"second open offer in slot {e.originator_id} (first: {queue.open_offer})")
+        elif len(queue.offers) >= e.together:
+            self._breach(e, f"more than {e.together} offered together in slot {e.originator_id}")
+        opens_at = e.opens_at or e.timestamp
+        if not e.timestamp <= opens_at < e.deadline:
+            self._breach(e, f"offer to {e.entry_id} opens at {opens_at}, outside [made, deadline)")
         if e.entry_id in queue.deadlines:
             self._breach(e, f"entry {e.entry_id} offered twice")
         elif e.entry_id not in queue.waiting:
@@ -232,15 +248,27 @@ class InvariantChecker:
             self._breach(e, f"offer in slot {e.originator_id} outlives its start {queue.starts_at}")
         queue.waiting.pop(e.entry_id, None)
         queue.deadlines[e.entry_id] = e.deadline
-        queue.open_offer = e.entry_id
+        queue.offers[e.entry_id] = (opens_at, e.deadline)
+        queue.offered_by = e.command_id
 
     def _claimed(self, e: WaitlistSlot.Claimed) -> None:
         queue = self._queue(e)
-        if queue.open_offer != e.entry_id:
+        if e.entry_id not in queue.offers:
             self._breach(e, f"entry {e.entry_id} claimed without an open offer")
         elif e.timestamp >= queue.deadlines[e.entry_id]:
             self._breach(e, f"entry {e.entry_id} claimed after its deadline {queue.deadlines[e.entry_id]}")
-        queue.open_offer = None
+        elif e.timestamp < queue.offers[e.entry_id][0]:
+            self._breach(e, f"entry {e.entry_id} claimed before its window opened (quiet hours)")
+        queue.offers.pop(e.entry_id, None)
+
+    def _taken_back(self, e: WaitlistSlot.OfferTaken) -> None:
+        """Those who lost a shared offer to a faster claim go back to their own place in line."""
+        queue = self._queue(e)
+        for entry_id in e.entry_ids:
+            if queue.offers.pop(entry_id, None) is None:
+                self._breach(e, f"entry {entry_id} told its offer was taken, but it had none open")
+            queue.deadlines.pop(entry_id, None)
+            queue.waiting[entry_id] = queue.orders[entry_id]
 
     def _expired(self, e: WaitlistSlot.Expired) -> None:
         deadline = self._queue(e).deadlines.get(e.entry_id)
@@ -249,15 +277,14 @@ class InvariantChecker:
         self._offer_ended(e)
 
     def _offer_ended(self, e: Any) -> None:
-        queue = self._queue(e)
-        if queue.open_offer == e.entry_id:
-            queue.open_offer = None
+        self._queue(e).offers.pop(e.entry_id, None)
 
     def _closed(self, e: WaitlistSlot.Closed) -> None:
         queue = self._queue(e)
         if e.timestamp < queue.starts_at:
             self._breach(e, f"queue {e.originator_id} closed before its slot started")
-        queue.closed, queue.open_offer = True, None
+        queue.closed = True
+        queue.offers.clear()
         queue.waiting.clear()
 
     def _queue(self, e: Any) -> _Queue:
@@ -273,7 +300,7 @@ class InvariantChecker:
             queue = self.queues[slot_id]
             stuck = (
                 queue.waiting
-                and queue.open_offer is None
+                and not queue.offers
                 and not queue.closed
                 and self._now < queue.starts_at
                 and self.days[queue.day_id].is_free(queue.starts_at, queue.ends_at)

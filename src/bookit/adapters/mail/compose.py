@@ -17,7 +17,7 @@ from email.policy import default as default_policy
 
 import jinja2
 
-from bookit.adapters.mail import calendar as ical
+from bookit.adapters import calendar as ical
 
 KINDS = (
     "booking-confirmed",
@@ -27,6 +27,9 @@ KINDS = (
     "waitlist-claimed",
     "waitlist-expired",
     "waitlist-closed",
+    "check-in",
+    "no-show",
+    "suspended",
     "booking-cancelled",
 )
 
@@ -42,6 +45,9 @@ _SUBJECTS = {
     "waitlist-claimed": "You got the slot: {{ venue_name }} on {{ date }}",
     "waitlist-expired": "Your waitlist offer expired: {{ venue_name }}",
     "waitlist-closed": "Waitlist closed: {{ venue_name }} on {{ date }}",
+    "check-in": "Check in now: {{ venue_name }}, {{ start }}",
+    "no-show": "Booking released (no check-in): {{ venue_name }} on {{ date }}",
+    "suspended": "New bookings suspended at {{ venue_name }} until {{ until }}",
     "booking-cancelled": "Booking cancelled: {{ venue_name }} on {{ date }}",
 }
 
@@ -50,7 +56,7 @@ _SUBJECTS = {
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _LINE_BREAK = re.compile("[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 
-DEFAULT_SENDER = "BookIT <no-reply@bookit.local>"
+DEFAULT_SENDER = ical.SENDER
 
 
 class _HeaderClasses(HeaderRegistry):

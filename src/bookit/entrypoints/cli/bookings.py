@@ -6,10 +6,8 @@ from typing import Any
 
 import click
 
-from bookit import commands as c
 from bookit.entrypoints.cli.context import Context, main, pass_ctx
 from bookit.errors import BadInput
-from bookit.projections import queries
 
 # Bookings
 
@@ -28,7 +26,7 @@ def book(
 ) -> None:
     """Book a venue for an interval (times in the venue's own zone)."""
     result = ctx.send(
-        c.BookVenue,
+        "BookVenue",
         actor=user,
         venue_id=venue_id,
         date=date,
@@ -45,7 +43,7 @@ def book(
 @click.option("--user", required=True)
 @pass_ctx
 def confirm(ctx: Context, booking_id: str, user: str) -> None:
-    result = ctx.send(c.ConfirmBooking, actor=user, booking_id=booking_id)
+    result = ctx.send("ConfirmBooking", actor=user, booking_id=booking_id)
     ctx.emit(result, f"{result['booking_id']}\t{result['status']}")
 
 
@@ -55,7 +53,7 @@ def confirm(ctx: Context, booking_id: str, user: str) -> None:
 @click.option("--reason", default="")
 @pass_ctx
 def cancel(ctx: Context, booking_id: str, user: str, reason: str) -> None:
-    result = ctx.send(c.CancelBooking, actor=user, booking_id=booking_id, reason=reason)
+    result = ctx.send("CancelBooking", actor=user, booking_id=booking_id, reason=reason)
     ctx.emit(result, f"{result['booking_id']}\t{result['status']}")
 
 
@@ -65,7 +63,7 @@ def cancel(ctx: Context, booking_id: str, user: str, reason: str) -> None:
 @pass_ctx
 def override(ctx: Context, booking_id: str, user: str) -> None:
     """Waive auto-cancellation of a booking (admins only)."""
-    result = ctx.send(c.WaiveAutoCancel, actor=user, booking_id=booking_id)
+    result = ctx.send("WaiveAutoCancel", actor=user, booking_id=booking_id)
     ctx.emit(result, f"{result['booking_id']}\t{result['status']}\tauto-cancellation waived")
 
 
@@ -94,7 +92,9 @@ def _booking_line(row: dict[str, Any]) -> str:
 @pass_ctx
 def bookings(ctx: Context, user: str | None, venue_id: str | None, date: str | None) -> None:
     """One line per booking: status, confirmed, reminded."""
-    for row in queries.booking_list(ctx.service.engine, user, venue_id, date):
+    from bookit.projections import queries
+
+    for row in queries.booking_list(ctx.read_models, user, venue_id, date):
         ctx.emit(row, _booking_line(row))
 
 
@@ -103,7 +103,9 @@ def bookings(ctx: Context, user: str | None, venue_id: str | None, date: str | N
 @pass_ctx
 def show(ctx: Context, booking_id: str) -> None:
     """One booking's current state."""
-    row = queries.booking(ctx.service.engine, booking_id)
+    from bookit.projections import queries
+
+    row = queries.booking(ctx.read_models, booking_id)
     if row is None:
         raise BadInput(f"unknown booking: {booking_id}", "unknown_booking")
     ctx.emit(row, "\n".join(f"{k}: {v}" for k, v in row.items()))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from bookit.calendar_feed import user_feed
 from bookit.entrypoints.cli.context import Context, main, pass_ctx
 
 
@@ -13,5 +12,7 @@ from bookit.entrypoints.cli.context import Context, main, pass_ctx
 @pass_ctx
 def calendar(ctx: Context, user: str) -> None:
     """Your booked and confirmed bookings as one VCALENDAR, to import or subscribe to."""
-    feed = user_feed(ctx.service.engine, user)
+    from bookit.calendar_feed import user_feed
+
+    feed = user_feed(ctx.read_models, user)
     ctx.emit({"user": user.lower(), "calendar": feed}, lambda: click.echo(feed, nl=False))

@@ -2,6 +2,13 @@
 
 Exit codes: 0 done, 1 refused by a domain rule, 2 bad input. With --json every result is one
 JSON object on stdout, and a refusal is {"error": ..., "code": ...}.
+
+Starting fast: `bookit --help` and a mistyped option must not wait for the store, the bus or
+the templates to load, so this package imports only click and small modules at the top. A
+command imports what it needs inside its function: the commands (pydantic), the read queries
+(SQLAlchemy), the service (the event store, the mailer). A command that only reads asks for
+`ctx.read_models`, the read-model database alone. tests/e2e/test_cli_startup.py holds every
+module of this package to that.
 """
 
 from __future__ import annotations
@@ -11,15 +18,19 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, NoReturn
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from bookit import commands as c
-from bookit.bootstrap import STORE_ERRORS, Service, bootstrap, system_clock
 from bookit.errors import BadInput, BookitError, StoreUnavailable
-from bookit.localtime import parse_instant
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from bookit import commands as c
+    from bookit.bootstrap import Service
 
 
 @dataclass
@@ -30,18 +41,48 @@ class Context:
     now: datetime | None
     as_json: bool
     _service: Service | None = field(default=None, repr=False)
+    _read_models: Engine | None = field(default=None, repr=False)
 
     def clock(self) -> datetime:
-        return self.now or system_clock()
+        return self.now or datetime.now(UTC)  # the operator's clock, as bootstrap.system_clock
 
     @property
     def service(self) -> Service:
         if self._service is None:
+            from bookit.bootstrap import bootstrap
+
             self._service = bootstrap(self.home, self.store, clock=self.clock)
         return self._service
 
-    def send(self, cls: type[c.Command], **fields: Any) -> dict[str, Any]:
-        command = c.build(cls, **fields)
+    @property
+    def read_models(self) -> Engine:
+        """The read-model database, without the event store, the mailer or the bus: enough
+        for a command that only reads (in local mode every command has brought them up to
+        date before it returned)."""
+        if self._service is not None:
+            return self._service.engine
+        if self._read_models is None:
+            from bookit.projections.database import make_engine
+            from bookit.stores import schema_turn, store_env
+
+            home = Path(self.home)
+            home.mkdir(parents=True, exist_ok=True)
+            _, url = store_env(home, self.store)
+            with schema_turn(self.store):
+                self._read_models = make_engine(url)
+        return self._read_models
+
+    def close(self) -> None:
+        if self._service is not None:
+            self._service.close()
+        if self._read_models is not None:
+            self._read_models.dispose()
+
+    def send(self, cls: type[c.Command] | str, **fields: Any) -> dict[str, Any]:
+        """Build the command (a class of `bookit.commands`, or its name) and run it."""
+        from bookit import commands as c
+
+        command = c.build(getattr(c, cls) if isinstance(cls, str) else cls, **fields)
         if self.bus_url != "local":
             from bookit.adapters.bus_client import send_and_wait
 
@@ -85,10 +126,21 @@ class _Group(click.Group):
             _fail(ctx.find_object(Context), BadInput("an argument is not valid UTF-8 text", "bad_input"))
         except ValueError as error:
             _fail(ctx.find_object(Context), BadInput(str(error), "bad_input"))
-        except STORE_ERRORS as error:
+        except Exception as error:
+            if not _is_store_error(error):
+                raise
             # A lock held past the timeout, a killed session: a transaction that failed wrote
             # nothing, but the person needs to hear that, not read a traceback.
             _fail(ctx.find_object(Context), StoreUnavailable(error))
+
+
+def _is_store_error(error: Exception) -> bool:
+    # Only a command that opened the store can fail this way, and it has imported them already.
+    if "sqlalchemy" not in sys.modules and "eventsourcing" not in sys.modules:
+        return False
+    from bookit.bootstrap import STORE_ERRORS
+
+    return isinstance(error, STORE_ERRORS)
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -122,6 +174,9 @@ def main(ctx: click.Context, home: str, store: str, bus_url: str, now: str | Non
     """BookIT core: bookings, reminders, auto-cancellation and a fair waitlist."""
     obj = Context(home, store, bus_url, None, as_json)
     ctx.obj = obj
-    with _domain_errors(obj):
-        obj.now = parse_instant(now) if now else None
-    ctx.call_on_close(lambda: obj._service.close() if obj._service else None)
+    if now:
+        from bookit.localtime import parse_instant
+
+        with _domain_errors(obj):
+            obj.now = parse_instant(now)
+    ctx.call_on_close(obj.close)

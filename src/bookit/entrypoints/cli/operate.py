@@ -10,10 +10,8 @@ from typing import TextIO
 
 import click
 
-from bookit import commands as c
 from bookit.entrypoints.cli.context import Context, main, pass_ctx
 from bookit.errors import BadInput
-from bookit.projections import queries
 
 # Time, history, read models, mail
 
@@ -22,7 +20,7 @@ from bookit.projections import queries
 @pass_ctx
 def tick(ctx: Context) -> None:
     """Run everything due at the clock's now."""
-    result = ctx.send(c.Tick, now=ctx.clock())
+    result = ctx.send("Tick", now=ctx.clock())
     ctx.emit(result, f"{result['now']}: {result['handled']} handled, {result['skipped']} skipped")
 
 
@@ -31,7 +29,9 @@ def tick(ctx: Context) -> None:
 @pass_ctx
 def history(ctx: Context, booking_id: str) -> None:
     """The audit trail: every event about a booking, in order."""
-    rows = queries.history(ctx.service.engine, booking_id)
+    from bookit.projections import queries
+
+    rows = queries.history(ctx.read_models, booking_id)
     if not rows:
         raise BadInput(f"unknown booking: {booking_id}", "unknown_booking")
     for row in rows:
@@ -80,6 +80,8 @@ def _progress_stream() -> TextIO:
 @pass_ctx
 def outbox(ctx: Context, to: str | None, refused: bool) -> None:
     """Emails sent, oldest first."""
+    from bookit.projections import queries
+
     now = ctx.clock()
     ctx.service.bus.settle(now)
     for row in queries.outbox(ctx.service.engine, to, refused=refused):

@@ -10,13 +10,9 @@ from typing import Any
 
 import click
 
-from bookit import commands as c
-from bookit.aggregates.base import SYSTEM
-from bookit.aggregates.venue_rules import VenueRules
 from bookit.entrypoints.cli.context import Context, pass_ctx
 from bookit.entrypoints.cli.venues import venue
 from bookit.errors import NotFound
-from bookit.projections import queries
 
 _CLEAR = ("none", "off")
 
@@ -71,6 +67,9 @@ def _with_rule_flags(f: Any) -> Any:
 @pass_ctx
 def venue_rules(ctx: Context, venue_id: str, user: str | None, **given: Any) -> None:
     """Set a venue's rules (admins only), or print the rules in force."""
+    from bookit.aggregates.base import SYSTEM
+    from bookit.projections import queries
+
     changes: dict[str, Any] = {}
     for name, value in given.items():
         if value is None or value == ():
@@ -80,7 +79,7 @@ def venue_rules(ctx: Context, venue_id: str, user: str | None, **given: Any) -> 
         else:
             changes[name] = None if value.lower() in _CLEAR else value
     if not changes:
-        row = queries.rules_of(ctx.service.engine, venue_id)
+        row = queries.rules_of(ctx.read_models, venue_id)
         if row is None:
             raise NotFound("venue", venue_id)
         _show(
@@ -88,12 +87,14 @@ def venue_rules(ctx: Context, venue_id: str, user: str | None, **given: Any) -> 
             {"venue_id": venue_id, "rules": row["rules"], "set_at": row["set_at"], "set_by": row["set_by"]},
         )
         return
-    result = ctx.send(c.SetVenueRules, actor=user or SYSTEM, venue_id=venue_id, **changes)
+    result = ctx.send("SetVenueRules", actor=user or SYSTEM, venue_id=venue_id, **changes)
     _show(ctx, result)
 
 
 def _show(ctx: Context, result: dict[str, Any]) -> None:
     def human() -> None:
+        from bookit.aggregates.venue_rules import VenueRules
+
         if "changed" in result:
             click.echo(f"changed: {', '.join(result['changed']) or 'nothing'}")
         for name, value in VenueRules.from_dict(result["rules"]).lines():
@@ -107,7 +108,9 @@ def _show(ctx: Context, result: dict[str, Any]) -> None:
 @pass_ctx
 def venue_history(ctx: Context, venue_id: str) -> None:
     """Every event of a venue in order: who registered it, who changed which rule, when."""
-    rows = queries.venue_history(ctx.service.engine, venue_id)
+    from bookit.projections import queries
+
+    rows = queries.venue_history(ctx.read_models, venue_id)
     if not rows:
         raise NotFound("venue", venue_id)
     for row in rows:

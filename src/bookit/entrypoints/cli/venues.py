@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bookit import commands as c
-from bookit.aggregates.base import SYSTEM
 from bookit.entrypoints.cli.context import Context, main, pass_ctx
-from bookit.projections import queries
 
 # Venues and admins
 
@@ -23,14 +20,18 @@ def venue() -> None:
 @click.option("--id", "venue_id", default=None)
 @pass_ctx
 def venue_add(ctx: Context, name: str, tz: str, venue_id: str | None) -> None:
-    result = ctx.send(c.RegisterVenue, actor=SYSTEM, name=name, tz=tz, venue_id=venue_id)
+    from bookit.aggregates.base import SYSTEM
+
+    result = ctx.send("RegisterVenue", actor=SYSTEM, name=name, tz=tz, venue_id=venue_id)
     ctx.emit(result, f"venue {result['venue_id']} registered")
 
 
 @venue.command("list")
 @pass_ctx
 def venue_list(ctx: Context) -> None:
-    for row in queries.venue_list(ctx.service.engine):
+    from bookit.projections import queries
+
+    for row in queries.venue_list(ctx.read_models):
         ctx.emit(row, f"{row['venue_id']}\t{row['name']}\t{row['tz']}")
 
 
@@ -43,5 +44,7 @@ def admin() -> None:
 @click.argument("email")
 @pass_ctx
 def admin_add(ctx: Context, email: str) -> None:
-    result = ctx.send(c.GrantAdmin, actor=SYSTEM, email=email)
+    from bookit.aggregates.base import SYSTEM
+
+    result = ctx.send("GrantAdmin", actor=SYSTEM, email=email)
     ctx.emit(result, f"{result['admin']} is an admin")

@@ -6,9 +6,7 @@ from collections.abc import Callable
 
 import click
 
-from bookit import commands as c
 from bookit.entrypoints.cli.context import Context, main, pass_ctx
-from bookit.projections import queries
 
 # Waitlist
 
@@ -40,7 +38,7 @@ def waitlist_join(
     name: str | None,
 ) -> None:
     result = ctx.send(
-        c.JoinWaitlist,
+        "JoinWaitlist",
         actor=user,
         venue_id=venue_id,
         date=date,
@@ -53,22 +51,22 @@ def waitlist_join(
     ctx.emit(result, f"{result['entry_id']}\tposition {result['position']}")
 
 
-def _entry_command(cls: type[c.Command], verb: str) -> Callable[..., None]:
+def _entry_command(command: str, verb: str) -> Callable[..., None]:
     @click.argument("entry_id")
     @click.option("--user", required=True)
     @pass_ctx
     def run(ctx: Context, entry_id: str, user: str) -> None:
-        result = ctx.send(cls, actor=user, entry_id=entry_id)
+        result = ctx.send(command, actor=user, entry_id=entry_id)
         ctx.emit(result, f"{result.get('booking_id', result.get('entry_id'))}\t{verb}")
 
     return run
 
 
 waitlist.command("claim", help="Claim an open offer: books the slot at once.")(
-    _entry_command(c.ClaimOffer, "claimed")
+    _entry_command("ClaimOffer", "claimed")
 )
-waitlist.command("leave", help="Leave the queue.")(_entry_command(c.LeaveWaitlist, "left"))
-waitlist.command("decline", help="Pass an open offer on at once.")(_entry_command(c.DeclineOffer, "declined"))
+waitlist.command("leave", help="Leave the queue.")(_entry_command("LeaveWaitlist", "left"))
+waitlist.command("decline", help="Pass an open offer on at once.")(_entry_command("DeclineOffer", "declined"))
 
 
 @waitlist.command("mine")
@@ -76,7 +74,9 @@ waitlist.command("decline", help="Pass an open offer on at once.")(_entry_comman
 @pass_ctx
 def waitlist_mine(ctx: Context, user: str) -> None:
     """Your active entries, with seconds left to claim when offered."""
-    for row in queries.my_waitlist(ctx.service.engine, user, ctx.clock()):
+    from bookit.projections import queries
+
+    for row in queries.my_waitlist(ctx.read_models, user, ctx.clock()):
         left = (
             f"\toffered, {row['seconds_left']}s left"
             if row["status"] == "offered"

@@ -19,9 +19,10 @@ from zoneinfo import ZoneInfo
 
 from eventsourcing.utils import get_topic
 
-from bookit.adapters.mail import calendar as ical
+from bookit.adapters import calendar as ical
 from bookit.aggregates.base import derived_id, event_id
 from bookit.aggregates.booking import CLAIMED_PURPOSE, Booking
+from bookit.aggregates.strikes import StrikeRecord
 from bookit.aggregates.venue import Venue
 from bookit.aggregates.waitlist import WaitlistSlot
 from bookit.links import Link, LinkSigner
@@ -229,6 +230,50 @@ def _entry_email(
 ) -> Email:
     mid = message_id(facts.event, about or subject_id)
     return Email(kind, entry.user, subject_id, context, mid, entry.name)
+
+
+# Check-in, no-shows and suspensions (DESIGN rule 14)
+
+
+@owes(Booking.CheckInOpened)
+def check_in_reminder(facts: Facts) -> list[Email]:
+    booking: Booking = facts.state
+    assert booking.check_in_until is not None
+    context = _booking_context(facts)
+    context |= {
+        "check_in_url": facts.links.url(Link("check-in", str(booking.id), booking.check_in_until)),
+        "check_in_until": local_time(booking.check_in_until, facts.venue.tz),
+    }
+    return [_booking_email("check-in", facts, context)]
+
+
+@owes(Booking.NoShow)
+def no_show(facts: Facts) -> list[Email]:
+    booking: Booking = facts.state
+    assert booking.check_in_until is not None
+    context = _booking_context(facts)
+    rules = facts.venue.rules
+    context |= {
+        "check_in_until": local_time(booking.check_in_until, facts.venue.tz),
+        "strike_limit": rules.no_show_strikes,
+        "strike_days": rules.strike_days,
+    }
+    # Released: the calendar's entry for it is cancelled, as for any other end of a booking.
+    return [_booking_email("no-show", facts, context, _booking_time(facts, cancelled=True))]
+
+
+@owes(StrikeRecord.Suspended)
+def suspended(facts: Facts) -> list[Email]:
+    record: StrikeRecord = facts.state
+    e = facts.event
+    context = _common(facts.venue, e.date, e.start, e.end, "")
+    context |= {
+        "booking_id": e.booking_id,
+        "until": local_time(e.until, facts.venue.tz),
+        "strikes": e.strikes,
+        "strike_days": e.days,
+    }
+    return [Email("suspended", record.user, e.booking_id, context, message_id(e, e.booking_id))]
 
 
 # What every email shares

@@ -7,7 +7,8 @@ in; the `SEQUENCE` is the booking's version at the event, so a later change alwa
 earlier one. Times are the venue's wall clock with its `TZID` and a `VTIMEZONE`, or UTC for a
 venue in UTC. `DTSTAMP` is the event's own instant: the same event gives the same bytes.
 
-Built with the `icalendar` library; nothing here reads the clock.
+Built with the `icalendar` library; nothing here reads the clock. It lives beside the mail
+adapter, not in it, so that `bookit calendar` (a read) loads no templates.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ REQUEST = "REQUEST"
 CANCEL = "CANCEL"
 
 PRODID = "-//BookIT//BookIT core//EN"
+SENDER = "BookIT <no-reply@bookit.local>"  # the From of every email, the ORGANIZER of every entry
 FIRST_SEQUENCE = 1  # a booking's first event (its invitation) is its version 1
 _UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/Universal", "Universal", "Zulu", "Etc/Zulu", "GMT", "Etc/GMT"})
 

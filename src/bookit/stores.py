@@ -1,0 +1,59 @@
+"""Where the event store and the read models live, from a `--store` value.
+
+Kept apart from `bootstrap` and light to import: a command that only reads the read models
+(`bookit venue list`) finds its database here without loading the event store's application,
+the mailer or the bus.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+SCHEMA_LOCK_KEY = 0x426F6F6B4954  # "BookIT": any fixed key shared by every BookIT process
+
+
+def store_env(home: Path, store: str) -> tuple[dict[str, str], str]:
+    """eventsourcing settings and a SQLAlchemy URL for the read models."""
+    if store == "sqlite":
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(home / "events.sqlite"),
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+        return env, f"sqlite:///{home / 'readmodels.sqlite'}"
+    url = urlparse(store)
+    if url.scheme not in ("postgresql", "postgres"):
+        raise ValueError(f"unsupported store {store!r}: use 'sqlite' or 'postgresql://...'")
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
+        "POSTGRES_HOST": url.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": unquote(url.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(url.password or ""),
+    }
+    return env, "postgresql+psycopg://" + store.split("://", 1)[1]
+
+
+@contextmanager
+def schema_turn(store: str) -> Iterator[None]:
+    """Processes starting at once on one PostgreSQL take turns creating tables and functions:
+    eventsourcing's CREATE OR REPLACE statements fail with "tuple concurrently updated" when
+    two sessions run them together, which killed a worker at start."""
+    if store == "sqlite":
+        yield
+        return
+    import psycopg
+    from eventsourcing.persistence import OperationalError
+
+    try:
+        conn = psycopg.connect(store, autocommit=True)
+        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+    except psycopg.OperationalError as error:
+        # Said the way the event store says it, so callers handle one kind of "store is down".
+        raise OperationalError(str(error)) from error
+    with conn:
+        yield  # the lock ends with the session
