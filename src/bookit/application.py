@@ -290,8 +290,9 @@ class BookIT(Application[UUID]):
         read_at_version = slot.version
         entry_id = str(cmd.entry_id)
         booking_id = derived_id("booking", cmd.command_id)
+        claimant = slot.entries.get(entry_id)  # read first: a claim may end other offers too
         slot.claim(entry_id, booking_id, cause)
-        name = slot.entry(entry_id).name
+        name = claimant.name if claimant is not None else ""
         venue = self._venue(slot.venue_id)
         day = self._venue_day(slot.venue_id, slot.date, cause)
         try:
