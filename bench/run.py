@@ -38,6 +38,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "snapshots": {"histories": [100, 200], "repeats": 2},
         "month": {"venues": 1, "days": 1, "tick_minutes": 30},
         "cli_startup": {"venues": 2, "runs": 2},
+        "memory": {"venues": 2, "first": 20, "total": 60},
         "scale": [{"workers": 1, "commands": 10, "venues": 2}, {"workers": 2, "commands": 10, "venues": 2}],
     },
     "quick": {
@@ -53,6 +54,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "month": {"venues": 4, "days": 2, "tick_minutes": 1},
         "cli_startup": {"venues": 5, "runs": 10},
         "scale": [{"workers": w, "commands": 300, "venues": 30} for w in (1, 2, 4)],
+        "memory": {"venues": 20, "first": 1_000, "total": 5_000},
     },
     "full": {
         "raw_floor": {"aggregates": 5000, "read_passes": 3},
@@ -68,6 +70,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "month": {"venues": 50, "days": 30, "tick_minutes": 1},
         "cli_startup": {"venues": 5, "runs": 10},
         "scale": [{"workers": w, "commands": 3000, "venues": 100} for w in (1, 2, 4)],
+        "memory": {"venues": 100, "first": 10_000, "total": 100_000},
     },
 }
 
@@ -81,6 +84,7 @@ MODULES = {
     "month": "month",
     "cli_startup": "cli_startup",
     "scale": "scale",
+    "memory": "memory",
 }
 # Scenarios that also run on PostgreSQL when it is reachable; the rest measure the embedded store.
 ON_POSTGRES = {
@@ -175,6 +179,8 @@ def add_ratios(entry: dict[str, Any], floors: dict[str, dict[str, float]]) -> No
         )
         entry["ratios"] = ratios
         return
+    elif entry["name"] == "memory":
+        ratios["commands_per_s"] = figures["commands_per_s"] / gcs
     elif entry["name"] == "month":
         ratios["ticks_per_s_in_raw_commands"] = entry["params"]["ticks"] / figures["wall_s"] / gcs
     entry["ratios"] = ratios
@@ -209,6 +215,16 @@ def goals(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
             value = ratios["bookit_venue_list_ms"]
             what = "bookit venue list / python -c 'import sqlalchemy'"
             goal(what, store, value, "<= 1.5", value <= 1.5)
+        if e["name"] == "memory" and e.get("figures"):
+            p = e["params"]
+            value = e["figures"]["growth_mb"]
+            goal(
+                f"worker RSS growth, {p['first']} -> {p['total']} commands (MB)",
+                store,
+                value,
+                "<= 20",
+                value <= 20,
+            )
         if e["name"] == "snapshots":
             figures, histories = e.get("figures") or {}, e["params"]["histories"]
             for kind in ("venue_day", "waitlist"):

@@ -58,6 +58,7 @@ EXTRA: dict[str, dict[str, object]] = {
     "waitlist-claimed": {"booking_id": "bk-9", "entry_id": "wl-7"},
     "waitlist-expired": {"entry_id": "wl-7", "deadline": "12:15:00"},
     "waitlist-closed": {"entry_id": "wl-7"},
+    "waitlist-taken": {"entry_id": "wl-7", "position": 2},
     "booking-cancelled": {"booking_id": "bk-1", "book_url": "https://bookit.local/venues/v-1"},
     "check-in": {
         "purpose": "Choir practice",
@@ -89,6 +90,7 @@ SUBJECT_ID = {
     "waitlist-claimed": "bk-9",
     "waitlist-expired": "wl-7",
     "waitlist-closed": "wl-7",
+    "waitlist-taken": "wl-7",
     "booking-cancelled": "bk-1",
     "check-in": "bk-1",
     "no-show": "bk-1",
@@ -104,7 +106,7 @@ BOOKING_KINDS = (
     "suspended",
     "booking-cancelled",
 )
-ENTRY_KINDS = ("waitlist-offer", "waitlist-expired", "waitlist-closed")
+ENTRY_KINDS = ("waitlist-offer", "waitlist-expired", "waitlist-closed", "waitlist-taken")
 
 
 def context(kind: str, **overrides: object) -> dict[str, object]:
