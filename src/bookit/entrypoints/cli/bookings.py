@@ -7,7 +7,6 @@ from typing import Any
 import click
 
 from bookit.entrypoints.cli.context import Context, main, pass_ctx
-from bookit.errors import BadInput
 
 # Bookings
 
@@ -96,16 +95,3 @@ def bookings(ctx: Context, user: str | None, venue_id: str | None, date: str | N
 
     for row in queries.booking_list(ctx.read_models, user, venue_id, date):
         ctx.emit(row, _booking_line(row))
-
-
-@main.command()
-@click.argument("booking_id")
-@pass_ctx
-def show(ctx: Context, booking_id: str) -> None:
-    """One booking's current state."""
-    from bookit.projections import queries
-
-    row = queries.booking(ctx.read_models, booking_id)
-    if row is None:
-        raise BadInput(f"unknown booking: {booking_id}", "unknown_booking")
-    ctx.emit(row, "\n".join(f"{k}: {v}" for k, v in row.items()))

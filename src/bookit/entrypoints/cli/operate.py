@@ -1,17 +1,15 @@
-"""Time, history, read models, mail and the service: `tick`, `history`, `replay`, `outbox`,
-`run`, `demo`."""
+"""Time, read models, mail and the service: `tick`, `replay`, `outbox`, `run`, `demo`
+(`history` is in audit.py)."""
 
 from __future__ import annotations
 
 import io
-import json
 import sys
 from typing import TextIO
 
 import click
 
 from bookit.entrypoints.cli.context import Context, main, pass_ctx
-from bookit.errors import BadInput
 
 # Time, history, read models, mail
 
@@ -22,24 +20,6 @@ def tick(ctx: Context) -> None:
     """Run everything due at the clock's now."""
     result = ctx.send("Tick", now=ctx.clock())
     ctx.emit(result, f"{result['now']}: {result['handled']} handled, {result['skipped']} skipped")
-
-
-@main.command()
-@click.argument("booking_id")
-@pass_ctx
-def history(ctx: Context, booking_id: str) -> None:
-    """The audit trail: every event about a booking, in order."""
-    from bookit.projections import queries
-
-    rows = queries.history(ctx.read_models, booking_id)
-    if not rows:
-        raise BadInput(f"unknown booking: {booking_id}", "unknown_booking")
-    for row in rows:
-        ctx.emit(
-            row,
-            f"{row['at']}\t{row['topic']}\tby {row['actor']}\tcommand {row['command_id']}\t"
-            + json.dumps(row["data"], sort_keys=True),
-        )
 
 
 @main.command()
