@@ -104,6 +104,8 @@ class Simulation:
         self.total_steps = days * 24 * 60 // tick_minutes
         self.slots = slots
         self.users = [f"user{n:02d}@example.org" for n in range(users)]
+        # Every other person gives a display name when booking or queueing; the rest do not.
+        self.names = {user: f"User {n:02d}" for n, user in enumerate(self.users) if n % 2 == 0}
         self.venues = [Venue(f"venue-{n + 1}", ZoneInfo(ZONES[n % len(ZONES)])) for n in range(venues)]
         # Booking attempts per venue per simulated day; each slot-date draws about this many.
         self.attempts_per_day = attempts_per_slot * len(slots)
@@ -201,14 +203,15 @@ class Simulation:
             "end": end,
         }
         starts_at = to_utc(parse_date(slot["date"]), parse_time(start), str(venue.tz))
-        booked = self._send(c.BookVenue, actor=user, purpose="simulated", **slot)
+        name = self.names.get(user)
+        booked = self._send(c.BookVenue, actor=user, purpose="simulated", name=name, **slot)
         if isinstance(booked, dict):
             self.bookings[booked["booking_id"]] = (user, starts_at)
         elif booked.code in ("slot_taken", "slot_held") and self.rng.random() < 0.8:
             if self.rng.random() < 0.1:  # the desk puts a regular customer ahead of the queue
-                joined = self._send(c.JoinWaitlist, actor=ADMIN, user=user, priority=-1, **slot)
+                joined = self._send(c.JoinWaitlist, actor=ADMIN, user=user, priority=-1, name=name, **slot)
             else:
-                joined = self._send(c.JoinWaitlist, actor=user, **slot)
+                joined = self._send(c.JoinWaitlist, actor=user, name=name, **slot)
             if isinstance(joined, dict):
                 self.entries[joined["entry_id"]] = (user, starts_at)
 

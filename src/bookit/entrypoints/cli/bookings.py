@@ -18,11 +18,21 @@ from bookit.entrypoints.cli.context import Context, main, pass_ctx
 @click.option("--start", required=True)
 @click.option("--end", required=True)
 @click.option("--purpose", default="")
+@click.option("--name", default=None, help="Your name as emails greet you (optional).")
 @pass_ctx
-def book(ctx: Context, user: str, venue_id: str, date: str, start: str, end: str, purpose: str) -> None:
+def book(
+    ctx: Context, user: str, venue_id: str, date: str, start: str, end: str, purpose: str, name: str | None
+) -> None:
     """Book a venue for an interval (times in the venue's own zone)."""
     result = ctx.send(
-        "BookVenue", actor=user, venue_id=venue_id, date=date, start=start, end=end, purpose=purpose
+        "BookVenue",
+        actor=user,
+        venue_id=venue_id,
+        date=date,
+        start=start,
+        end=end,
+        purpose=purpose,
+        name=name,
     )
     ctx.emit(result, f"{result['booking_id']}\t{result['status']}")
 
