@@ -22,7 +22,7 @@ from bookit import commands as c
 from bookit import rules_use_cases
 from bookit.aggregates.admins import AdminRoster
 from bookit.aggregates.base import Cause, derived_id
-from bookit.aggregates.booking import Booking
+from bookit.aggregates.booking import CLAIMED_PURPOSE, Booking
 from bookit.aggregates.offer_policy import OfferPolicy
 from bookit.aggregates.receipt import CommandReceipt
 from bookit.aggregates.transcodings import register_value_objects
@@ -150,6 +150,7 @@ class BookIT(Application[UUID]):
             rules=self.rules,
             cause=cause,
             venue_rules=venue.rules,
+            name=cmd.name or "",
         )
         exempt = self._exempt(venue, cause)
         counted = rules_use_cases.admit(self, venue, booking, cause, actor_is_admin=exempt)
@@ -232,21 +233,23 @@ class BookIT(Application[UUID]):
         allowance.count(
             entry_id, slot_id, self._active_entries(allowance), self.rules.waitlist_limit_per_day, cause
         )
-        position = slot.join(entry_id, user, cmd.priority or 0, cause)
+        position = slot.join(entry_id, user, cmd.priority or 0, cause, name=cmd.name or "")
         day.note_queue(slot_id, Interval(starts_at, ends_at), cause)
         ticket = WaitlistTicket.issue(entry_id, slot_id, user, cause)
         outcome = {"entry_id": str(entry_id), "position": position}
         return self._commit(cmd, cause, outcome, slot, day, allowance, ticket)
 
     def leave_waitlist(self, cmd: c.LeaveWaitlist, cause: Cause) -> Outcome:
-        ticket, slot = self._ticket_and_slot(cmd.entry_id)
-        gave_up_offer = slot.leave(str(cmd.entry_id), cause, owner=ticket.user)
+        slot = self._slot_of_entry(cmd.entry_id)
+        gave_up_offer = slot.leave(
+            str(cmd.entry_id), cause, owner=self._owner_if_forgotten(slot, cmd.entry_id)
+        )
         changed = self._pass_offer_on(slot, str(cmd.entry_id), cause) if gave_up_offer else [slot]
         return self._commit(cmd, cause, {"entry_id": str(cmd.entry_id)}, *changed)
 
     def decline_offer(self, cmd: c.DeclineOffer, cause: Cause) -> Outcome:
-        ticket, slot = self._ticket_and_slot(cmd.entry_id)
-        slot.decline(str(cmd.entry_id), cause, owner=ticket.user)
+        slot = self._slot_of_entry(cmd.entry_id)
+        slot.decline(str(cmd.entry_id), cause, owner=self._owner_if_forgotten(slot, cmd.entry_id))
         changed = self._pass_offer_on(slot, str(cmd.entry_id), cause)
         return self._commit(cmd, cause, {"entry_id": str(cmd.entry_id)}, *changed)
 
@@ -268,11 +271,14 @@ class BookIT(Application[UUID]):
         return self._commit(cmd, cause, {"entry_id": str(cmd.entry_id), "opened": opened}, slot)
 
     def claim_offer(self, cmd: c.ClaimOffer, cause: Cause) -> Outcome:
-        ticket, slot = self._ticket_and_slot(cmd.entry_id)
+        slot = self._slot_of_entry(cmd.entry_id)
+        owner = self._owner_if_forgotten(slot, cmd.entry_id)
         read_at_version = slot.version
         entry_id = str(cmd.entry_id)
         booking_id = derived_id("booking", cmd.command_id)
-        slot.claim(entry_id, booking_id, cause, owner=ticket.user)
+        claimant = slot.entries.get(entry_id)  # read first: a claim may end other offers too
+        slot.claim(entry_id, booking_id, cause, owner=owner)
+        name = claimant.name if claimant is not None else ""
         venue = self._venue(slot.venue_id)
         day = self._venue_day(slot.venue_id, slot.date, cause)
         try:
@@ -293,11 +299,12 @@ class BookIT(Application[UUID]):
             end=slot.end,
             starts_at=slot.starts_at,
             ends_at=slot.ends_at,
-            purpose="claimed from the waitlist",
+            purpose=CLAIMED_PURPOSE,
             rules=self.rules,
             cause=cause,
             waitlist_entry_id=entry_id,
             venue_rules=venue.rules,
+            name=name,
         )
         counted = rules_use_cases.admit(
             self, venue, booking, cause, actor_is_admin=self._exempt(venue, cause)
@@ -438,12 +445,15 @@ class BookIT(Application[UUID]):
         return self._maybe(VenueDay, VenueDay.id_for(venue_id, date)) or VenueDay.open(venue_id, date, cause)
 
     def _slot_of_entry(self, entry_id: UUID) -> WaitlistSlot:
-        return self._ticket_and_slot(entry_id)[1]
-
-    def _ticket_and_slot(self, entry_id: UUID) -> tuple[WaitlistTicket, WaitlistSlot]:
-        """An entry's ticket (whose it is) and its queue."""
         ticket = self._get(WaitlistTicket, entry_id, "waitlist entry")
-        return ticket, self._get(WaitlistSlot, UUID(ticket.slot_id), "waitlist slot")
+        return self._get(WaitlistSlot, UUID(ticket.slot_id), "waitlist slot")
+
+    def _owner_if_forgotten(self, slot: WaitlistSlot, entry_id: UUID) -> str | None:
+        """Whose an entry is, from its ticket, once its slot has forgotten it (out of the queue):
+        what the slot needs to refuse a stranger then (rule 10)."""
+        if str(entry_id) in slot.entries:
+            return None
+        return self._get(WaitlistTicket, entry_id, "waitlist entry").user
 
     def _active_entries(self, allowance: WaitlistAllowance) -> int:
         active = 0
