@@ -78,10 +78,15 @@ class PolicyFigures:
 
 def measure(app: Any, engine: Engine) -> dict[str, Any]:
     """The figures of the module docstring for everything in `app`'s store."""
-    figures = _Reader().read(app)
+    figures = read_figures(app)
     with engine.connect() as conn:
         rows = conn.execute(select(emails_sent.c.kind, func.count()).group_by(emails_sent.c.kind)).all()
     return figures.table_row(Counter({kind: count for kind, count in rows}))
+
+
+def read_figures(app: Any) -> PolicyFigures:
+    """Freeings, claims and who lost out, from the waitlist events in `app`'s store."""
+    return _Reader().read(app)
 
 
 class _Reader:

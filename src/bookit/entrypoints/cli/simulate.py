@@ -80,11 +80,14 @@ def _run(policy: Any, *, days: int, venues: int, seed: int, tick: int) -> dict[s
     with tempfile.TemporaryDirectory(prefix="bookit-simulate-") as scratch:
         sim = PolicySimulation(scratch, policy, venues=venues, days=days, seed=seed, tick_minutes=tick)
         try:
-            stream = sys.stderr if sys.stderr.isatty() else None
-            with click.progressbar(
-                length=sim.total_steps, label=f"{policy.name:>16}", file=stream, show_eta=True
-            ) as bar:
-                sim.run(progress=bar.update if stream else None)
+            # A progress bar on a terminal only; piped output stays clean for machines.
+            if sys.stderr.isatty():
+                with click.progressbar(
+                    length=sim.total_steps, label=f"{policy.name:>16}", file=sys.stderr
+                ) as bar:
+                    sim.run(progress=bar.update)
+            else:
+                sim.run()
             return measure(sim.service.app, sim.service.engine)
         finally:
             sim.close()
