@@ -34,7 +34,7 @@ def offer(message_id: str = "<offer-1@bookit>", sent_at: datetime = SENT_AT) -> 
         sent_at=sent_at,
         subject_id="wl-7",
         context={
-            "user": "bob@example.com",
+            "name": "Bob",
             "venue_name": "Main Hall",
             "date": "Thursday 3 December 2026",
             "start": "14:00",
@@ -99,6 +99,25 @@ def test_a_message_already_read_by_a_mail_client_is_not_delivered_again(tmp_path
 
     assert [f.parent.name for f in delivered_files(tmp_path)] == ["cur"]
     assert len(outbox.messages()) == 1
+
+
+def test_a_batch_lands_whole_once_per_message_id_and_leaves_nothing_in_tmp(tmp_path: Path) -> None:
+    outbox = MaildirOutbox(tmp_path)
+    outbox.deliver(offer("<first@bookit>"))
+
+    batch = [
+        offer("<first@bookit>"),
+        offer("<second@bookit>"),
+        offer("<third@bookit>"),
+        offer("<second@bookit>"),
+    ]
+    delivered = outbox.deliver_all(batch)
+
+    assert delivered.error is None
+    ids = sorted(str(message["Message-ID"]) for message in outbox.messages())
+    assert ids == ["<first@bookit>", "<second@bookit>", "<third@bookit>"]
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert all(message["X-BookIT-Entry"] == "wl-7" for message in outbox.messages())
 
 
 def test_different_messages_are_all_kept_oldest_first(tmp_path: Path) -> None:

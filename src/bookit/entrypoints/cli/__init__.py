@@ -10,7 +10,9 @@ stays fast (see context.py; tests/e2e/test_cli_startup.py checks every module).
 """
 
 from bookit.entrypoints.cli import (  # noqa: F401  (register commands)
+    audit,
     bookings,
+    calendar,
     no_shows,
     operate,
     rules,
