@@ -85,12 +85,9 @@ class Simulation:
         attempts_per_slot: float = 3.0,
         start: datetime = START,
         rules: Rules | None = None,
-<<<<<<< HEAD
         outbox: Outbox | None = None,
-=======
         check_in_minutes: int | None = None,
         no_show_rate: float = 0.15,
->>>>>>> main
     ) -> None:
         home = Path(home)
         self.clock = SimClock(start)
