@@ -8,10 +8,10 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+from test_web_links import email_link, running_links, said
 
 from bookit import commands as c
 from bookit.bootstrap import Service
-from test_web_links import email_link, running_links, said
 
 ADMIN, ALICE = "admin@example.com", "alice@example.com"
 
