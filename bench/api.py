@@ -57,7 +57,9 @@ def run(store: str, size: dict[str, int]) -> dict[str, Any]:
         port = _free_port()
         stop = threading.Event()
         api = make_api(service, "local", {"BOOKIT_API_SECRET": SECRET})
-        server = threading.Thread(target=serve_links, args=(service, "127.0.0.1", port, stop, None, api))
+        server = threading.Thread(
+            target=serve_links, args=(service, "127.0.0.1", port, stop), kwargs={"api": api}
+        )
         server.start()
         _wait(port)
         user = "bench@example.org"

@@ -38,6 +38,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "snapshots": {"histories": [100, 200], "repeats": 2},
         "month": {"venues": 1, "days": 1, "tick_minutes": 30},
         "cli_startup": {"venues": 2, "runs": 2},
+        "memory": {"venues": 2, "first": 20, "total": 60},
         "scale": [{"workers": 1, "commands": 10, "venues": 2}, {"workers": 2, "commands": 10, "venues": 2}],
         "api": {"venues": 1, "book": 5, "reads": 20},
     },
@@ -54,6 +55,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "month": {"venues": 4, "days": 2, "tick_minutes": 1},
         "cli_startup": {"venues": 5, "runs": 10},
         "scale": [{"workers": w, "commands": 300, "venues": 30} for w in (1, 2, 4)],
+        "memory": {"venues": 20, "first": 1_000, "total": 5_000},
         "api": {"venues": 5, "book": 150, "reads": 1000},
     },
     "full": {
@@ -70,6 +72,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "month": {"venues": 50, "days": 30, "tick_minutes": 1},
         "cli_startup": {"venues": 5, "runs": 10},
         "scale": [{"workers": w, "commands": 3000, "venues": 100} for w in (1, 2, 4)],
+        "memory": {"venues": 100, "first": 10_000, "total": 100_000},
         "api": {"venues": 20, "book": 1000, "reads": 5000},
     },
 }
@@ -84,6 +87,7 @@ MODULES = {
     "month": "month",
     "cli_startup": "cli_startup",
     "scale": "scale",
+    "memory": "memory",
     "api": "api",
 }
 # Scenarios that also run on PostgreSQL when it is reachable; the rest measure the embedded store.
@@ -179,6 +183,8 @@ def add_ratios(entry: dict[str, Any], floors: dict[str, dict[str, float]]) -> No
         )
         entry["ratios"] = ratios
         return
+    elif entry["name"] == "memory":
+        ratios["commands_per_s"] = figures["commands_per_s"] / gcs
     elif entry["name"] == "api":
         # The floor here is the same work in-process, measured alongside (see bench/api.py).
         ratios["api_book_per_s"] = figures["api_book_per_s"] / figures["direct_book_per_s"]
@@ -224,6 +230,16 @@ def goals(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
             value = ratios["bookit_venue_list_ms"]
             what = "bookit venue list / python -c 'import sqlalchemy'"
             goal(what, store, value, "<= 1.5", value <= 1.5)
+        if e["name"] == "memory" and e.get("figures"):
+            p = e["params"]
+            value = e["figures"]["growth_mb"]
+            goal(
+                f"worker RSS growth, {p['first']} -> {p['total']} commands (MB)",
+                store,
+                value,
+                "<= 20",
+                value <= 20,
+            )
         if e["name"] == "snapshots":
             figures, histories = e.get("figures") or {}, e["params"]["histories"]
             for kind in ("venue_day", "waitlist"):

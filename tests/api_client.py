@@ -47,7 +47,7 @@ def api_server(
     api = make_api(service, bus_url, ENV if env is None else env)
     stop = threading.Event()
     server = threading.Thread(
-        target=serve_links, args=(service, "127.0.0.1", port, stop, None, api), daemon=True
+        target=serve_links, args=(service, "127.0.0.1", port, stop), kwargs={"api": api}, daemon=True
     )
     server.start()
     try:

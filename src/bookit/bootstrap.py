@@ -1,5 +1,8 @@
 """Wires the adapters in one place: store, read models, outbox, links, clock, bus.
 
+It builds the followers (read models, then mail) and the ticker (due work) and hands them to
+the one message bus of the process, which knows them only by their protocols.
+
 `--store sqlite` (the default) keeps everything in files under BOOKIT_HOME and needs no server;
 `--store postgresql://...` puts the event store and the read models in PostgreSQL.
 """
@@ -21,9 +24,10 @@ from bookit.application import BookIT
 from bookit.config import Rules
 from bookit.links import LinkSigner
 from bookit.messagebus import Clock, MessageBus
+from bookit.policies.due_work import DueWork
 from bookit.policies.mail.mailer import Mailer
 from bookit.projections.database import make_engine
-from bookit.projections.projector import Projector
+from bookit.projections.projector import Projector, ReadModels
 from bookit.stores import schema_turn, store_env
 
 # What a store that is down, restarting or locked past its timeout raises, from the event store
@@ -44,6 +48,7 @@ class Service:
     bus: MessageBus
     home: Path
     links: LinkSigner
+    store: str = "sqlite"  # as given to `bootstrap`, for messages
 
     def close(self) -> None:
         self.engine.dispose()
@@ -90,5 +95,5 @@ def bootstrap(
         retry_first=rules.mail_retry_first,
         retry_cap=rules.mail_retry_cap,
     )
-    bus = MessageBus(app, projector, mailer, clock)
-    return Service(app, engine, projector, mailer, bus, home, links)
+    bus = MessageBus(app, [ReadModels(projector), mailer], DueWork(engine), clock)
+    return Service(app, engine, projector, mailer, bus, home, links, store)

@@ -18,7 +18,18 @@ from bookit.aggregates.venue_day import VenueDay
 from bookit.bootstrap import bootstrap
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "run.py"
-SCENARIOS = {"raw_floor", "commands", "crud_peer", "tick", "replay", "snapshots", "month", "cli_startup", "api"}
+SCENARIOS = {
+    "raw_floor",
+    "commands",
+    "crud_peer",
+    "tick",
+    "replay",
+    "snapshots",
+    "month",
+    "cli_startup",
+    "memory",
+    "api",
+}
 
 
 def test_bench_smoke_runs_every_scenario_and_writes_results_json(tmp_path: Path) -> None:

@@ -101,6 +101,25 @@ def test_a_message_already_read_by_a_mail_client_is_not_delivered_again(tmp_path
     assert len(outbox.messages()) == 1
 
 
+def test_a_batch_lands_whole_once_per_message_id_and_leaves_nothing_in_tmp(tmp_path: Path) -> None:
+    outbox = MaildirOutbox(tmp_path)
+    outbox.deliver(offer("<first@bookit>"))
+
+    batch = [
+        offer("<first@bookit>"),
+        offer("<second@bookit>"),
+        offer("<third@bookit>"),
+        offer("<second@bookit>"),
+    ]
+    delivered = outbox.deliver_all(batch)
+
+    assert delivered.error is None
+    ids = sorted(str(message["Message-ID"]) for message in outbox.messages())
+    assert ids == ["<first@bookit>", "<second@bookit>", "<third@bookit>"]
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert all(message["X-BookIT-Entry"] == "wl-7" for message in outbox.messages())
+
+
 def test_different_messages_are_all_kept_oldest_first(tmp_path: Path) -> None:
     outbox = MaildirOutbox(tmp_path)
     outbox.deliver(offer("<later@bookit>", SENT_AT + timedelta(minutes=5)))

@@ -58,6 +58,7 @@ EXTRA: dict[str, dict[str, object]] = {
     "waitlist-claimed": {"booking_id": "bk-9", "entry_id": "wl-7"},
     "waitlist-expired": {"entry_id": "wl-7", "deadline": "12:15:00"},
     "waitlist-closed": {"entry_id": "wl-7"},
+    "waitlist-taken": {"entry_id": "wl-7", "position": 2},
     "check-in": {
         "purpose": "Choir practice",
         "booking_id": "bk-1",
@@ -88,6 +89,7 @@ SUBJECT_ID = {
     "waitlist-claimed": "bk-9",
     "waitlist-expired": "wl-7",
     "waitlist-closed": "wl-7",
+    "waitlist-taken": "wl-7",
     "check-in": "bk-1",
     "no-show": "bk-1",
     "suspended": "bk-1",
@@ -101,7 +103,7 @@ BOOKING_KINDS = (
     "no-show",
     "suspended",
 )
-ENTRY_KINDS = ("waitlist-offer", "waitlist-expired", "waitlist-closed")
+ENTRY_KINDS = ("waitlist-offer", "waitlist-expired", "waitlist-closed", "waitlist-taken")
 
 
 def context(kind: str, **overrides: object) -> dict[str, object]:

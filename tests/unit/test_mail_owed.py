@@ -14,6 +14,7 @@ import pytest
 from bookit.adapters.mail import compose_email
 from bookit.aggregates.base import SYSTEM, Cause
 from bookit.aggregates.booking import Booking
+from bookit.aggregates.offer_policy import OfferMode, OfferPolicy, QuietHours
 from bookit.aggregates.strikes import StrikeRecord
 from bookit.aggregates.venue import Venue
 from bookit.aggregates.venue_rules import VenueRules
@@ -231,8 +232,26 @@ def suspended() -> StrikeRecord:
     return record
 
 
+def opened_after_quiet_hours() -> WaitlistSlot:
+    slot, _ = queue_of_three()
+    policy = OfferPolicy(tz="Europe/Paris", quiet=QuietHours.parse("00:00-11:00"))
+    [offer] = slot.offer(policy, cause(at=NOW))
+    assert offer.opens_at is not None
+    slot.open_window(offer.entry_id, cause(at=offer.opens_at))
+    return slot
+
+
+def taken_by_another() -> WaitlistSlot:
+    slot, (_, bob, _) = queue_of_three()
+    slot.offer(OfferPolicy(mode=OfferMode.parse("all")), cause(at=NOW))
+    slot.claim(bob, uuid4(), cause(BOB, NOW + timedelta(minutes=1)))
+    return slot
+
+
 # Each scenario ends with the event that owes the email.
 SCENARIOS = {
+    WaitlistSlot.WindowOpened: opened_after_quiet_hours,
+    WaitlistSlot.OfferTaken: taken_by_another,
     Booking.CheckInOpened: with_check_in,
     Booking.NoShow: no_show,
     StrikeRecord.Suspended: suspended,

@@ -6,25 +6,27 @@ publisher confirms where the broker has them), and only then moves the position.
 the publish and the move publishes those events again: at least once, never skipped.
 
 Several workers may each run a relay. On PostgreSQL the position row is locked while a batch is
-published, so the others wait instead of publishing the same batch twice.
+published (`projections/following.py`), so the others wait instead of publishing it twice.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.application import Application
+from eventsourcing.persistence import Notification
 from kombu import Connection, Producer
 from sqlalchemy import Connection as Db
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine
 
+from bookit import commands as c
 from bookit.adapters.bus_topology import Topology
 from bookit.event_data import payload, topic_of
-from bookit.projections.database import advance, position_of
-from bookit.projections.tables import positions
+from bookit.projections.following import Applied, TrackedFollower
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ def broker_connection(url: str) -> Connection:
     return Connection(url, transport_options=options)
 
 
-class EventRelay:
+class EventRelay(TrackedFollower):
     name = "events_out"
 
     def __init__(
@@ -50,31 +52,21 @@ class EventRelay:
         topology: Topology,
         batch_size: int = 200,
     ) -> None:
-        self.app = app
-        self.engine = engine
+        super().__init__(app, engine, batch_size)
         self.broker = broker
         self.topology = topology
-        self.batch_size = batch_size
         self._producer: Producer | None = None
 
-    def pump(self) -> int:
-        """Publish everything stored since the tracked position; returns how many were published."""
-        self._ensure_position_row()
-        published = 0
-        while True:
-            with self.engine.begin() as db:
-                position = self._locked_position(db)
-                notifications = self.app.recorder.select_notifications(
-                    start=position + 1, limit=self.batch_size
-                )
-                if not notifications:
-                    return published
-                for notification in notifications:
-                    self._publish(self.app.mapper.to_domain_event(notification))
-                if not advance(db, self.name, position, notifications[-1].id):
-                    db.rollback()  # another relay published these too: consumers see them twice
-                    return published
-            published += len(notifications)
+    def catch_up(self, now: datetime) -> tuple[int, list[c.Command]]:
+        """Publish everything stored since the tracked position; returns how many were published.
+        A failed compare-and-set after publishing means another relay published them too:
+        consumers see those twice (at least once, never skipped)."""
+        return self.follow(self._publish_page), []
+
+    def _publish_page(self, _db: Db, notifications: Sequence[Notification]) -> Applied:
+        for notification in notifications:
+            self._publish(self.app.mapper.to_domain_event(notification))
+        return Applied(len(notifications))
 
     def _publish(self, event: Any) -> None:
         body = payload(event)
@@ -99,15 +91,3 @@ class EventRelay:
             self.topology.event_exchange(channel).declare()
             self._producer = Producer(channel)
         return self._producer
-
-    def _ensure_position_row(self) -> None:
-        try:
-            with self.engine.begin() as db:
-                position_of(db, self.name)
-        except IntegrityError:
-            pass  # another worker created it at the same moment
-
-    def _locked_position(self, db: Db) -> int:
-        # FOR UPDATE on PostgreSQL; SQLite has no row locks and ignores it.
-        query = select(positions.c.position).where(positions.c.name == self.name).with_for_update()
-        return int(db.execute(query).scalar_one())

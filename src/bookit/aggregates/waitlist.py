@@ -50,6 +50,7 @@ class Entry:
     status: str = WAITING
     deadline: datetime | None = None
     opens_at: datetime | None = None  # when an offer's window starts, if later than it was made
+    together: int = 1  # how many were offered the same freeing (batch and all modes)
 
     @property
     def order(self) -> tuple[int, int]:
@@ -109,7 +110,7 @@ class WaitlistSlot(DomainAggregate):
             slot._forget_finished()
             entry = slot.entries[self.entry_id]
             slot.entries[self.entry_id] = replace(
-                entry, status=OFFERED, deadline=self.deadline, opens_at=self.opens_at
+                entry, status=OFFERED, deadline=self.deadline, opens_at=self.opens_at, together=self.together
             )
 
         @property
@@ -136,7 +137,9 @@ class WaitlistSlot(DomainAggregate):
             slot._forget_finished()
             for entry_id in self.entry_ids:
                 entry = slot.entries[entry_id]
-                slot.entries[entry_id] = replace(entry, status=WAITING, deadline=None, opens_at=None)
+                slot.entries[entry_id] = replace(
+                    entry, status=WAITING, deadline=None, opens_at=None, together=1
+                )
 
     class Claimed(DomainAggregate.Event):
         TOPIC = "waitlist.claimed"

@@ -31,6 +31,7 @@ from bookit import commands as c
 from bookit.adapters.bus_topology import Topology, safe_url
 from bookit.adapters.event_relay import PUBLISH_RETRY, EventRelay, broker_connection
 from bookit.bootstrap import Service
+from bookit.entrypoints.service import Settings, log_tick
 from bookit.errors import BadInput, BookitError
 from bookit.localtime import iso
 from bookit.projections.tables import refusals
@@ -130,30 +131,28 @@ def refusal_of(engine: Engine, command_id: str) -> dict[str, Any] | None:
     return {"ok": False, "error": row.error, "code": code, "kind": kind}
 
 
-def run_worker(ctx: Any, every: float, stop: threading.Event, once: bool) -> None:
+def run_worker(service: Service, settings: Settings, stop: threading.Event) -> None:
     """Consume until `stop` is set; with `once`, tick, drain what is queued, then return."""
     topology = Topology.from_env()
-    service: Service = ctx.service
-    worker = CommandWorker(service, ctx.clock)
+    url = settings.bus_url
+    worker = CommandWorker(service, service.bus.clock)
     click.echo(
-        f"BookIT worker on {ctx.store}: commands from {topology.queue} at {safe_url(ctx.bus_url)}, "
-        f"events to {topology.events}, ticking every {every:g}s",
+        f"BookIT worker on {service.store}: commands from {topology.queue} at {safe_url(url)}, "
+        f"events to {topology.events}, ticking every {settings.every:g}s",
         err=True,
     )
-    lost = broker_errors(ctx.bus_url)
+    lost = broker_errors(url)
     pause = RECONNECT_FIRST
     while not stop.is_set():
         session = Session()
         try:
-            _consume(ctx, worker, topology, every, stop, once, session)
+            _consume(url, worker, topology, settings, stop, session)
             return
         except lost as error:
             # The broker went away (restart, network). Nothing is lost: an unacknowledged message
             # goes back to the queue. Try again, backing off while it stays away.
             pause = RECONNECT_FIRST if session.consuming else min(pause * 2, RECONNECT_MAX)
-            log.warning(
-                "lost the broker at %s (%s); reconnecting in %.1fs", safe_url(ctx.bus_url), error, pause
-            )
+            log.warning("lost the broker at %s (%s); reconnecting in %.1fs", safe_url(url), error, pause)
             stop.wait(pause)
 
 
@@ -171,16 +170,16 @@ class Session:
 
 
 def _consume(
-    ctx: Any,
+    url: str,
     worker: CommandWorker,
     topology: Topology,
-    every: float,
+    settings: Settings,
     stop: threading.Event,
-    once: bool,
     session: Session,
 ) -> None:
     service: Service = worker.service
-    with Connection(ctx.bus_url) as conn, broker_connection(ctx.bus_url) as out:
+    every, once = settings.every, settings.once
+    with Connection(url) as conn, broker_connection(url) as out:
         relay = EventRelay(service.app, service.engine, out, topology)
         replies = Producer(out.default_channel)
 
@@ -203,21 +202,21 @@ def _consume(
                     retry_policy=PUBLISH_RETRY,
                 )
             message.ack()
-            _relay(relay)
+            _relay(relay, worker.clock())
 
         channel = conn.channel()
         consumer = Consumer(channel, queues=[topology.command_queue], on_message=on_message)
         consumer.qos(prefetch_count=1)
         with consumer:
             session.consuming = True
-            log.info("consuming from %s at %s", topology.queue, safe_url(ctx.bus_url))
-            _relay(relay)
+            log.info("consuming from %s at %s", topology.queue, safe_url(url))
+            _relay(relay, worker.clock())
             next_tick = 0.0
             idle = 0
             while not stop.is_set():
                 if time.monotonic() >= next_tick:
                     _tick(worker)
-                    _relay(relay)
+                    _relay(relay, worker.clock())
                     next_tick = time.monotonic() + every
                 try:
                     conn.drain_events(timeout=min(max(next_tick - time.monotonic(), 0.05), 0.5))
@@ -248,13 +247,12 @@ def _tick(worker: CommandWorker) -> None:
     except Exception:
         log.exception("tick failed; the next one catches up")
         return
-    if result["handled"] or result["skipped"]:
-        log.info("tick at %s: %s handled, %s skipped", result["now"], result["handled"], result["skipped"])
+    log_tick(result)
 
 
-def _relay(relay: EventRelay) -> None:
+def _relay(relay: EventRelay, now: datetime) -> None:
     try:
-        relay.pump()
+        relay.catch_up(now)
     except Exception:
         # The position did not move: the same events go out on the next pump.
         log.exception("relaying events failed; will retry")

@@ -105,11 +105,9 @@ def link_command_id(signer: LinkSigner, link: Link) -> UUID:
     return derived_id("link", signer.token(link))
 
 
-def make_web_app(
-    service: Service, clock: Callable[[], datetime], lock: threading.Lock | None = None
-) -> ASGIApp:
-    """The links app. `lock`, if given, serialises commands with other users of the same bus."""
-    pages = _Pages(service, clock, lock or threading.Lock())
+def make_web_app(service: Service, clock: Callable[[], datetime]) -> ASGIApp:
+    """The links app. Its commands go through the service's bus, which runs one at a time."""
+    pages = _Pages(service, clock)
     routes = [Route("/l/{token}", pages.endpoint, methods=["GET", "POST"])]
     return Starlette(
         routes=routes,
@@ -119,12 +117,7 @@ def make_web_app(
 
 
 def serve_links(
-    service: Service,
-    host: str,
-    port: int,
-    stop: threading.Event,
-    lock: threading.Lock | None = None,
-    api: ASGIApp | None = None,
+    service: Service, host: str, port: int, stop: threading.Event, api: ASGIApp | None = None
 ) -> None:
     """Serve the links (and the HTTP API under /api, if given) in this thread until `stop` is
     set. A port in use raises OSError here."""
@@ -135,7 +128,7 @@ def serve_links(
     )
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
-    app = make_web_app(service, service.bus.clock, lock)
+    app = make_web_app(service, service.bus.clock)
     if api is not None:
         app = _ApiBeside(api, app)
     # No access log: the URLs are capabilities and must not end up in log files.
@@ -154,11 +147,10 @@ def serve_links(
 
 
 class _Pages:
-    def __init__(self, service: Service, clock: Callable[[], datetime], lock: threading.Lock) -> None:
+    def __init__(self, service: Service, clock: Callable[[], datetime]) -> None:
         self.service = service
         self.signer = service.links
         self.clock = clock
-        self.lock = lock
 
     async def endpoint(self, request: Request) -> Response:
         token = request.path_params["token"]
@@ -209,8 +201,7 @@ class _Pages:
                 actor=link.user,
                 **{field: link.subject_id},
             )
-            with self.lock:
-                outcome = self.service.bus.handle(command)
+            outcome = self.service.bus.handle(command)
             subject = self.subject(link)
         except BookitError as error:
             return self.refused(token, error)

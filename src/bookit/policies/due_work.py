@@ -3,16 +3,34 @@
 The projection only nominates; the aggregate decides. A timer that lags behind the truth (the
 booking was confirmed a moment ago) yields a command that the booking refuses or ignores, and
 the command's id is derived from the timer, so running the same tick twice does nothing twice.
+A tick handles every due timer, then looks again, so a tick after an outage leaves nothing due
+behind it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from datetime import datetime
+from typing import Any, Protocol
 from uuid import UUID
+
+from sqlalchemy import Engine
 
 from bookit import commands as c
 from bookit.aggregates.base import SYSTEM
+from bookit.application import Outcome
+from bookit.errors import BookitError
+from bookit.localtime import iso
 from bookit.projections import due_timers as timers
+from bookit.projections import queries
+
+log = logging.getLogger(__name__)
+
+
+class Bus(Protocol):
+    def run(self, command: c.Command, now: datetime) -> Outcome: ...
+
+    def settle(self, now: datetime) -> None: ...
 
 
 def command_for(timer: Any) -> c.Command:
@@ -38,3 +56,32 @@ def command_for(timer: Any) -> c.Command:
     if timer.kind == timers.CLOSE_QUEUE:
         return c.CloseWaitlist(command_id=command_id, actor=SYSTEM, slot_id=subject)
     raise ValueError(f"unknown timer kind {timer.kind!r}")
+
+
+class DueWork:
+    """The bus's ticker: reads the due timers from the read models."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def tick(self, bus: Bus, now: datetime) -> Outcome:
+        """Handle everything due at or before `now` that has not been handled."""
+        bus.settle(now)
+        handled, skipped = 0, 0
+        tried: set[str] = set()
+        while True:
+            due = [t for t in queries.due(self.engine, now) if t.command_id not in tried]
+            if not due:
+                break
+            for timer in due:
+                tried.add(timer.command_id)
+                try:
+                    outcome: dict[str, Any] = bus.run(command_for(timer), now)
+                except BookitError as error:
+                    log.warning("due %s for %s not handled: %s", timer.kind, timer.subject_id, error)
+                    skipped += 1
+                    continue
+                handled += 0 if "skipped" in outcome else 1
+                skipped += 1 if "skipped" in outcome else 0
+            bus.settle(now)
+        return {"now": iso(now), "handled": handled, "skipped": skipped}

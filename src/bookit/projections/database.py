@@ -54,11 +54,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def position_of(conn: Connection, name: str) -> int:
+    """The follower's tracked position, locked for this transaction where the store can (0 at
+    first: the row is made then)."""
     row = conn.execute(_POSITION, {"follower": name}).first()
     if row is None:
-        # Two followers starting at once both find no row: the second one's insert keeps the first's.
+        # Two followers starting at once both find no row: the second one's insert keeps the
+        # first's, and reads it again, waiting for the first one's transaction on PostgreSQL.
         conn.execute(insert_or_ignore(positions, conn.dialect.name), {"name": name, "position": 0})
-        return 0
+        row = conn.execute(_POSITION, {"follower": name}).one()
     return int(row[0])
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.parser import BytesParser
 from email.policy import default as default_policy
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bookit.aggregates.booking import Booking
+from bookit.aggregates.venue import Venue
 from bookit.aggregates.venue_day import VenueDay
 from bookit.aggregates.waitlist import WaitlistSlot
 from bookit.bootstrap import Service
@@ -52,16 +53,27 @@ class _Booking:
     confirmed_or_waived: bool
     reminders: int = 0
     delivered_at: datetime | None = None
+    check_in_until: datetime | None = None
+    checked_in: bool = False
 
 
 @dataclass
 class _Day:
     taken: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
     holds: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
+    buffers: dict[str, int] = field(default_factory=dict)  # minutes kept around a booking or hold
 
     def is_free(self, starts_at: datetime, ends_at: datetime) -> bool:
         spans = [*self.taken.values(), *self.holds.values()]
         return not any(_overlap(span, (starts_at, ends_at)) for span in spans)
+
+    def is_bookable(self, starts_at: datetime, ends_at: datetime, buffer: int) -> bool:
+        """Free, and as far from everything as its buffer and theirs ask (rule 13)."""
+        for key, (start, end) in [*self.taken.items(), *self.holds.items()]:
+            pad = timedelta(minutes=max(buffer, self.buffers.get(key, 0)))
+            if _overlap((start - pad, end + pad), (starts_at, ends_at)):
+                return False
+        return True
 
 
 @dataclass
@@ -75,6 +87,15 @@ class _Queue:
     offered_by: str | None = None  # the command that made the open offers (one freeing)
     orders: dict[str, tuple[int, int]] = field(default_factory=dict)  # every entry's place
     closed: bool = False
+    closes_at: datetime | None = None  # later than the start at a venue with check-in (rule 14)
+
+    @property
+    def closing(self) -> datetime:
+        return self.closes_at or self.starts_at
+
+    def latest_deadline(self, at: datetime) -> datetime:
+        """An offer ends by the start; time a no-show freed after it, by the queue's closing."""
+        return self.starts_at if at < self.starts_at else self.closing
 
     @property
     def open_offer(self) -> str | None:
@@ -98,6 +119,8 @@ class InvariantChecker:
         self.days: dict[str, _Day] = defaultdict(_Day)
         self.queues: dict[str, _Queue] = {}
         self.queues_of_day: dict[str, list[str]] = defaultdict(list)
+        self.venue_of_day: dict[str, str] = {}
+        self.buffer_of_venue: dict[str, int] = defaultdict(int)  # the venue's rules now
         self._command: str | None = None
         self._now = datetime.min.replace(tzinfo=UTC)
         self._touched: set[str] = set()  # venue-days changed by the current command
@@ -109,6 +132,9 @@ class InvariantChecker:
             Booking.Confirmed: self._confirmed,
             Booking.AutoCancelWaived: self._confirmed,
             Booking.Cancelled: self._ended,
+            Venue.RulesSet: self._rules_set,
+            Booking.CheckedIn: self._checked_in,
+            Booking.NoShow: self._no_show,
             Booking.AutoCancelled: self._auto_cancelled,
             VenueDay.IntervalTaken: self._taken,
             VenueDay.IntervalReleased: self._released,
@@ -151,7 +177,9 @@ class InvariantChecker:
             if _overlap((e.starts_at, e.ends_at), (theirs.starts_at, theirs.ends_at)):
                 self._breach(e, f"booking {booking_id} overlaps live booking {other} of {e.venue_id}")
         self.live[e.venue_id].add(booking_id)
-        self.bookings[booking_id] = _Booking(e.venue_id, e.starts_at, e.ends_at, e.cancel_due, e.confirmed)
+        self.bookings[booking_id] = _Booking(
+            e.venue_id, e.starts_at, e.ends_at, e.cancel_due, e.confirmed, check_in_until=e.check_in_until
+        )
 
     def _reminded(self, e: Booking.Reminded) -> None:
         booking = self.bookings[str(e.originator_id)]
@@ -168,6 +196,21 @@ class InvariantChecker:
     def _ended(self, e: Any) -> None:
         booking = self.bookings[str(e.originator_id)]
         self.live[booking.venue_id].discard(str(e.originator_id))
+
+    def _rules_set(self, e: Venue.RulesSet) -> None:
+        self.buffer_of_venue[e.venue_id] = int(e.rules.get("buffer_minutes") or 0)
+
+    def _checked_in(self, e: Booking.CheckedIn) -> None:
+        self.bookings[str(e.originator_id)].checked_in = True
+
+    def _no_show(self, e: Booking.NoShow) -> None:
+        """Rule 14: a checked-in booking is never released, nor one before its deadline."""
+        self._ended(e)
+        booking = self.bookings[str(e.originator_id)]
+        if booking.checked_in:
+            self._breach(e, f"booking {e.originator_id} was checked in, yet released as a no-show")
+        if booking.check_in_until is None or e.timestamp < booking.check_in_until:
+            self._breach(e, f"booking {e.originator_id} released before its check-in deadline")
 
     def _auto_cancelled(self, e: Booking.AutoCancelled) -> None:
         self._ended(e)
@@ -191,6 +234,7 @@ class InvariantChecker:
         if not day.is_free(e.starts_at, e.ends_at):
             self._breach(e, f"booking {e.booking_id} took time already taken or held for the queue")
         day.taken[e.booking_id] = (e.starts_at, e.ends_at)
+        day.buffers[e.booking_id] = e.buffer_minutes
 
     def _released(self, e: VenueDay.IntervalReleased) -> None:
         self._day(e).taken.pop(e.booking_id, None)
@@ -200,6 +244,7 @@ class InvariantChecker:
         if not day.is_free(e.starts_at, e.ends_at):
             self._breach(e, f"entry {e.entry_id} was offered time that is not free")
         day.holds[e.entry_id] = (e.starts_at, e.ends_at)
+        day.buffers[e.entry_id] = e.buffer_minutes
 
     def _lifted(self, e: VenueDay.HoldLifted) -> None:
         self._day(e).holds.pop(e.entry_id, None)
@@ -212,7 +257,8 @@ class InvariantChecker:
 
     def _queue_opened(self, e: WaitlistSlot.Opened) -> None:
         day_id = str(VenueDay.id_for(e.venue_id, e.date))
-        self.queues[str(e.originator_id)] = _Queue(day_id, e.starts_at, e.ends_at)
+        self.queues[str(e.originator_id)] = _Queue(day_id, e.starts_at, e.ends_at, closes_at=e.closes_at)
+        self.venue_of_day[day_id] = e.venue_id
         self.queues_of_day[day_id].append(str(e.originator_id))
 
     def _joined(self, e: WaitlistSlot.Joined) -> None:
@@ -244,7 +290,7 @@ class InvariantChecker:
         elif min(queue.waiting.values()) != queue.waiting[e.entry_id]:
             first = min(queue.waiting, key=queue.waiting.__getitem__)
             self._breach(e, f"entry {e.entry_id} offered ahead of {first}, who was first in line")
-        if queue.closed or e.timestamp >= queue.starts_at or e.deadline > queue.starts_at:
+        if queue.closed or e.timestamp >= queue.closing or e.deadline > queue.latest_deadline(e.timestamp):
             self._breach(e, f"offer in slot {e.originator_id} outlives its start {queue.starts_at}")
         queue.waiting.pop(e.entry_id, None)
         queue.deadlines[e.entry_id] = e.deadline
@@ -281,7 +327,7 @@ class InvariantChecker:
 
     def _closed(self, e: WaitlistSlot.Closed) -> None:
         queue = self._queue(e)
-        if e.timestamp < queue.starts_at:
+        if e.timestamp < queue.closing:
             self._breach(e, f"queue {e.originator_id} closed before its slot started")
         queue.closed = True
         queue.offers.clear()
@@ -302,8 +348,10 @@ class InvariantChecker:
                 queue.waiting
                 and not queue.offers
                 and not queue.closed
-                and self._now < queue.starts_at
-                and self.days[queue.day_id].is_free(queue.starts_at, queue.ends_at)
+                and self._now < queue.closing
+                and self.days[queue.day_id].is_bookable(
+                    queue.starts_at, queue.ends_at, self.buffer_of_venue[self.venue_of_day[queue.day_id]]
+                )
             )
             if not stuck:
                 self._stuck.discard(slot_id)

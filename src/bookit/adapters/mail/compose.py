@@ -25,12 +25,13 @@ KINDS = (
     "waitlist-claimed",
     "waitlist-expired",
     "waitlist-closed",
+    "waitlist-taken",
     "check-in",
     "no-show",
     "suspended",
 )
 
-_ENTRY_KINDS = frozenset({"waitlist-offer", "waitlist-expired", "waitlist-closed"})
+_ENTRY_KINDS = frozenset({"waitlist-offer", "waitlist-expired", "waitlist-closed", "waitlist-taken"})
 
 # Subjects are jinja templates rendered by the StrictUndefined text environment so a missing
 # key fails the same loud way as in the bodies.
@@ -42,6 +43,7 @@ _SUBJECTS = {
     "waitlist-claimed": "You got the slot: {{ venue_name }} on {{ date }}",
     "waitlist-expired": "Your waitlist offer expired: {{ venue_name }}",
     "waitlist-closed": "Waitlist closed: {{ venue_name }} on {{ date }}",
+    "waitlist-taken": "Someone else claimed the slot first: {{ venue_name }}",
     "check-in": "Check in now: {{ venue_name }}, {{ start }}",
     "no-show": "Booking released (no check-in): {{ venue_name }} on {{ date }}",
     "suspended": "New bookings suspended at {{ venue_name }} until {{ until }}",

@@ -110,9 +110,12 @@ def outbox(ctx: Context, to: str | None, refused: bool) -> None:
 @pass_ctx
 def run(ctx: Context, every: float, once: bool) -> None:
     """The service: consume commands and tick every N seconds."""
-    from bookit.entrypoints.service import run_service
+    from bookit.entrypoints.service import Settings, open_when_ready, run_service, stop_on_signals
 
-    run_service(ctx, every=every, once=once)
+    stop = stop_on_signals()
+    service = open_when_ready(lambda: ctx.service, stop)
+    if service is not None:
+        run_service(service, Settings(every=every, once=once, bus_url=ctx.bus_url), stop)
 
 
 @main.command()

@@ -16,12 +16,14 @@ a watermark of reminders known to be reported, so it looks only at the newest fe
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from sqlalchemy import Engine
+from eventsourcing.persistence import Notification
+from sqlalchemy import Connection, Engine
 
 from bookit import commands as c
 from bookit.adapters.mail import Delivered, MailDeliveryError, Outbox, compose_email
@@ -38,11 +40,15 @@ from bookit.policies.mail.owed import MAILED_TOPICS, OWED, Email, Facts, emails_
 from bookit.policies.mail.records import REMINDERS_REPORTED, Record
 from bookit.projections import queries
 from bookit.projections.database import advance, position_of
+from bookit.projections.following import Applied, TrackedFollower
 
 log = logging.getLogger(__name__)
 
+# The reminder-delivered commands owed so far, with the position of the reminder each is about.
+Reported = list[tuple[int, c.Command]]
 
-class Mailer:
+
+class Mailer(TrackedFollower):
     name = "mail"
 
     def __init__(
@@ -55,16 +61,13 @@ class Mailer:
         retry_first: timedelta = timedelta(seconds=30),
         retry_cap: timedelta = timedelta(minutes=15),
     ) -> None:
-        self.app = app
-        self.engine = engine
+        super().__init__(app, engine, batch_size)
         self.outbox = outbox
         self.links = links
-        self.batch_size = batch_size
         self.retry_first = retry_first
         self.retry_cap = max(retry_cap, retry_first)
         self._venues: dict[str, Venue] = {}
         self.backoff = Backoff()  # as the last pass read or left it
-        self.position = 0  # where the last pass left the tracked position, as far as it saw
 
     @property
     def last_error(self) -> str | None:
@@ -84,51 +87,39 @@ class Mailer:
         follow_ups = self._unreported_reminders(watermark, reminders) if reminders else []
         if self.backoff.holds(now):
             return 0, follow_ups
-        passed = 0
-        while True:
-            with self.engine.connect() as conn:
-                self.position = position_of(conn, self.name)
-                conn.commit()
-            notifications = self.app.recorder.select_notifications(
-                start=self.position + 1, limit=self.batch_size
-            )
-            if not notifications:
-                return passed, follow_ups
-            # One commit per email-owing event, not one per event: the events that owe nobody an
-            # email (most of them) are passed undecoded and recorded as passed with the emails of
-            # the event before or after them. Delivered emails are recorded before the next
-            # event's are sent, so a crash still re-delivers at most one event's emails.
-            last, unrecorded = self.position, 0
-            done: list[Record] = []
-            reminded: list[c.Command] = []
-            for notification in notifications:
-                if notification.topic in MAILED_TOPICS:
-                    if done:
-                        if not self._commit(done, last, now):
-                            return passed, follow_ups  # another worker's mailer got here first
-                        passed, unrecorded, done = passed + unrecorded, 0, []
-                        follow_ups += reminded
-                        reminded = []
-                    event = self.app.mapper.to_domain_event(notification)
-                    emails = records.still_owed(self.engine, self.emails_for(event))
-                    done, delivered = self._deliver(emails, notification.id, now)
-                    if delivered.error is not None:
-                        # Keep the position at this event: the next allowed pass retries from it.
-                        self._back_off(delivered.error, done, now)
-                        if unrecorded and self._commit([], last, now):
-                            passed += unrecorded
-                        return passed, follow_ups
-                    if self.backoff.failures:
-                        self._end_back_off()
-                    if delivered.sent and isinstance(event, Booking.Reminded):
-                        reminded.append(_reminder_delivered(event, now))
-                last, unrecorded = notification.id, unrecorded + 1
-            if not self._commit(done, last, now):
-                return passed, follow_ups
-            passed += unrecorded
-            follow_ups += reminded
-            if len(notifications) < self.batch_size:
-                return passed, follow_ups  # that was the end of the log when it was read
+        reported: Reported = []
+        passed = self.follow(lambda conn, page: self._step(conn, page, now, reported))
+        # A reminder counts as delivered once its record is committed (the position moved past it).
+        return passed, follow_ups + [command for at, command in reported if at <= self.position]
+
+    def _step(
+        self,
+        conn: Connection,
+        page: Sequence[Notification],
+        now: datetime,
+        reported: list[tuple[int, c.Command]],
+    ) -> Applied:
+        """Pass the events that owe nobody an email (most of them) undecoded, up to and including
+        the next one whose emails went out: those are recorded before the next event's are sent,
+        so a crash re-delivers at most one event's emails."""
+        for index, notification in enumerate(page):
+            if notification.topic not in MAILED_TOPICS:
+                continue
+            event = self.app.mapper.to_domain_event(notification)
+            emails = records.still_owed(conn, self.emails_for(event))
+            done, delivered = self._deliver(emails, notification.id, now)
+            if delivered.error is not None:
+                # The position stays before this event: the next allowed pass retries from it.
+                self._back_off(conn, delivered.error, done, now)
+                return Applied(index, stop=True)
+            if self.backoff.failures:
+                self._end_back_off(conn)
+            if done:
+                records.record(conn, done, now)
+                if delivered.sent and isinstance(event, Booking.Reminded):
+                    reported.append((notification.id, _reminder_delivered(event, now)))
+                return Applied(index + 1)
+        return Applied(len(page))
 
     def emails_for(self, event: Any) -> list[Email]:
         """The emails `event` owes, judged by the aggregate as it was then and its venue."""
@@ -209,23 +200,13 @@ class Mailer:
             return None
         return _reminder_delivered(event, delivered_at)
 
-    def _commit(self, done: list[Record], position: int, now: datetime) -> bool:
-        """Record the delivered and refused emails and move the tracked position to `position`,
-        atomically; False if another mailer moved it first."""
-        with self.engine.begin() as conn:
-            records.record(conn, done, now)
-            if not advance(conn, self.name, self.position, position):
-                conn.rollback()
-                return False
-        self.position = position
-        return True
-
-    def _back_off(self, error: MailDeliveryError, done: list[Record], now: datetime) -> None:
+    def _back_off(
+        self, conn: Connection, error: MailDeliveryError, done: list[Record], now: datetime
+    ) -> None:
         self.backoff = self.backoff.after_failure(error.reason, now, self.retry_first, self.retry_cap)
-        with self.engine.begin() as conn:
-            backoff.save(conn, self.name, self.backoff)
-            # What did go out of this event is recorded now, so the retry does not send it twice.
-            records.record(conn, done, now)
+        backoff.save(conn, self.name, self.backoff)
+        # What did go out of this event is recorded now, so the retry does not send it twice.
+        records.record(conn, done, now)
         log.warning(
             "mail delivery failed (%d in a row), next attempt not before %s: %s",
             self.backoff.failures,
@@ -233,12 +214,11 @@ class Mailer:
             error.reason,
         )
 
-    def _end_back_off(self) -> None:
+    def _end_back_off(self, conn: Connection) -> None:
         # The server answered: the next failure waits the first delay again.
         log.info("mail delivery resumed after %d failed attempts", self.backoff.failures)
         self.backoff = Backoff()
-        with self.engine.begin() as conn:
-            backoff.save(conn, self.name, self.backoff)
+        backoff.save(conn, self.name, self.backoff)
 
 
 def _reminder_delivered(event: Booking.Reminded, now: datetime) -> c.Command:

@@ -132,14 +132,40 @@ def _booking_email(kind: str, facts: Facts, context: dict[str, Any]) -> Email:
 
 @owes(WaitlistSlot.Notified)
 def waitlist_offer(facts: Facts) -> list[Email]:
-    context, entry, deadline = _entry_context(facts, facts.event.entry_id)
+    if facts.event.delayed:
+        return []  # made in quiet hours: the email goes out when its window opens (rule 16)
+    return [_offer_email(facts, facts.event.entry_id)]
+
+
+@owes(WaitlistSlot.WindowOpened)
+def waitlist_offer_after_quiet_hours(facts: Facts) -> list[Email]:
+    return [_offer_email(facts, facts.event.entry_id)]
+
+
+def _offer_email(facts: Facts, entry_id: str) -> Email:
+    """The offer, from when its window opens: the deadline once, in the venue's zone, and
+    whether others were offered the same freeing (batch and all modes: first claim wins)."""
+    context, entry, deadline = _entry_context(facts, entry_id)
     context |= {
         "deadline": local_time(deadline, facts.venue.tz, seconds=True),
         "claim_url": facts.links.url(Link("claim", entry.entry_id, entry.user, deadline)),
         "decline_url": facts.links.url(Link("decline", entry.entry_id, entry.user, deadline)),
         "minutes": max(1, round((deadline - facts.event.timestamp) / timedelta(minutes=1))),
+        "others_offered": max(0, entry.together - 1),
     }
-    return [_entry_email("waitlist-offer", facts, entry.user, context, entry.entry_id)]
+    return _entry_email("waitlist-offer", facts, entry.user, context, entry.entry_id)
+
+
+@owes(WaitlistSlot.OfferTaken)
+def waitlist_taken(facts: Facts) -> list[Email]:
+    """Someone offered the same freeing claimed it first: the others are still in line."""
+    slot: WaitlistSlot = facts.state
+    emails = []
+    for entry_id in facts.event.entry_ids:
+        context, entry, _ = _entry_context(facts, entry_id)
+        context["position"] = slot.position(entry_id)
+        emails.append(_entry_email("waitlist-taken", facts, entry.user, context, entry_id))
+    return emails
 
 
 @owes(WaitlistSlot.Expired)

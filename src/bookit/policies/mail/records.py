@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, bindparam, select, union
+from sqlalchemy import Connection, bindparam, select, union
 
 from bookit.localtime import iso
 from bookit.policies.mail.owed import Email
@@ -49,14 +49,13 @@ def record(conn: Connection, records: list[Record], now: datetime) -> None:
             conn.execute(insert_or_ignore(emails_refused, conn.dialect.name), row)
 
 
-def still_owed(engine: Engine, emails: list[Email]) -> list[Email]:
+def still_owed(conn: Connection, emails: list[Email]) -> list[Email]:
     """Drops the emails already recorded. Only an event owing several emails can have been
     delivered in part (a failure after the first few), so the others cost no query."""
     if len(emails) < 2:
         return emails
     ids = [email.message_id for email in emails]
-    with engine.connect() as conn:
-        recorded = {row[0] for row in conn.execute(_RECORDED_AMONG, {"ids": ids})}
+    recorded = {row[0] for row in conn.execute(_RECORDED_AMONG, {"ids": ids})}
     return [email for email in emails if email.message_id not in recorded]
 
 

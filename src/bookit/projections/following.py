@@ -1,0 +1,87 @@
+"""The one loop every follower of the event store runs: projector, mailer and event relay.
+
+A follower keeps its position in the read-model database (`positions`, by name). Each step is one
+transaction: read the position (FOR UPDATE: on PostgreSQL a second worker waits instead of doing
+the same work), page the notification log after it, let the follower apply a prefix of the page
+(rows, records, deliveries, publishes), and move the position to the last event applied by
+compare-and-set. A crash can neither skip an event nor apply one twice, and two workers following
+at once cannot both apply the same step: the one that finds the position moved stands down.
+
+SQLite ignores FOR UPDATE and takes its write lock only at the first write, so a second process
+can write rows the first has just committed: its duplicate key, like a failed compare-and-set,
+means "someone else applied this", and it stands down too.
+
+A follower may take a page in several steps (the mailer commits once per email-owing event, so a
+crash re-delivers at most one event's emails); the rest of the page is applied without reading
+the log again. A page shorter than the batch size was the end of the log when it was read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Notification
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from bookit.projections.database import advance, position_of
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What one step did with the notifications it was given."""
+
+    count: int  # how many of them (a prefix) were applied; the position moves past those
+    stop: bool = False  # leave the rest for a later pass (a failure that must wait)
+
+
+Step = Callable[[Connection, Sequence[Notification]], Applied]
+
+
+class TrackedFollower:
+    """A follower of the event store from a tracked position named `name`."""
+
+    name = ""
+
+    def __init__(self, app: Application[Any], engine: Engine, batch_size: int) -> None:
+        self.app = app
+        self.engine = engine
+        self.batch_size = batch_size
+        self.position = 0  # where the last pass left the tracked position, as far as it saw
+
+    def follow(self, step: Step, progress: Callable[[int], None] | None = None) -> int:
+        """Apply everything new through `step`; returns how many events were applied."""
+        applied = 0
+        page: Sequence[Notification] = ()
+        full = False
+        while True:
+            try:
+                with self.engine.begin() as conn:
+                    position = position_of(conn, self.name)
+                    if page and position != self.position:
+                        return applied  # another worker moved it since our last step
+                    self.position = position
+                    if not page:
+                        page = self.app.recorder.select_notifications(
+                            start=position + 1, limit=self.batch_size
+                        )
+                        full = len(page) == self.batch_size
+                        if not page:
+                            return applied
+                    done = step(conn, page)
+                    if done.count and not advance(conn, self.name, position, page[done.count - 1].id):
+                        conn.rollback()  # another worker applied these first
+                        return applied
+            except IntegrityError:
+                return applied  # another worker applied (some of) these first: rolled back
+            if done.count:
+                self.position = page[done.count - 1].id
+                applied += done.count
+                if progress is not None:
+                    progress(done.count)
+            page = page[done.count :]
+            if done.stop or not done.count or (not page and not full):
+                return applied
