@@ -7,6 +7,7 @@ stdlib's generator (same boundary), must give the same bytes as the direct write
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import default as default_policy
@@ -17,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_email_compose import COMMON, EXTRA, MESSAGE_ID, SENT_AT
 
+from bookit.adapters.calendar import BookingTime
 from bookit.adapters.mail import compose_email
 from bookit.adapters.mail.compose import KINDS
 from bookit.adapters.mail.wire import ComposedEmail
@@ -99,6 +101,32 @@ def test_non_ascii_names_and_text_are_written_directly_and_exactly() -> None:
 
     assert b"=?utf-8?" in direct.split(b"\n\n", 1)[0]  # the Subject is encoded (RFC 2047)
     assert direct == _stdlib_bytes(message)
+
+
+@pytest.mark.parametrize("cancelled", [False, True])
+def test_an_email_with_a_display_name_and_a_calendar_part_is_written_exactly(cancelled: bool) -> None:
+    booking = BookingTime(
+        booking_id="bk-1",
+        sequence=3,
+        stamp=SENT_AT,
+        starts_at=datetime(2026, 12, 3, 14, 0, tzinfo=UTC),
+        ends_at=datetime(2026, 12, 3, 16, 0, tzinfo=UTC),
+        tz="Europe/London",
+        venue_name="Main Hall",
+        attendee="alice@example.com",
+        attendee_name="Alice O'Neil, Choir",
+        purpose="Choir practice",
+        cancelled=cancelled,
+    )
+    message = _compose("booking-confirmed", to_name="Alice O'Neil, Choir", calendar=booking)
+    assert isinstance(message, ComposedEmail)
+
+    direct = message.as_bytes()
+
+    assert b"Content-Type: text/calendar" in direct
+    assert direct == _stdlib_bytes(message)
+    calendar_part = message.get_body(("calendar",))
+    assert calendar_part is not None and calendar_part.get_param("method") in ("REQUEST", "CANCEL")
 
 
 def test_a_long_subject_folds_as_the_stdlib_folds_it() -> None:
