@@ -150,7 +150,7 @@ def book(engine: Engine, cmd: c.BookVenue, now: datetime, rules: Rules) -> str:
             },
         )
         context = {
-            "user": cmd.actor,
+            "name": "",
             "venue_name": venue.name,
             "date": f"{day:%A} {day.day} {day:%B %Y}",
             "start": cmd.start,

@@ -29,6 +29,7 @@ SIZES: dict[str, dict[str, Any]] = {
     "smoke": {
         "raw_floor": {"aggregates": 30, "read_passes": 1},
         "commands": {"venues": 1, "book": 6, "confirm": 3, "cancel": 2},
+        "rules": {"venues": 1, "book": 6, "users": 3, "rounds": 1},
         "crud_peer": {"venues": 1, "book": 6, "follow_every": 3},
         "tick": [
             {"future": 20, "due": 10, "due_groups": 1, "idle_ticks": 2},
@@ -45,6 +46,7 @@ SIZES: dict[str, dict[str, Any]] = {
     "quick": {
         "raw_floor": {"aggregates": 1000, "read_passes": 3},
         "commands": {"venues": 5, "book": 150, "confirm": 75, "cancel": 40},
+        "rules": {"venues": 5, "book": 100, "users": 30, "rounds": 3},
         "crud_peer": {"venues": 5, "book": 150, "follow_every": 50},
         "tick": [
             {"future": 1_000, "due": 100, "due_groups": 2, "idle_ticks": 20},
@@ -61,6 +63,7 @@ SIZES: dict[str, dict[str, Any]] = {
     "full": {
         "raw_floor": {"aggregates": 5000, "read_passes": 3},
         "commands": {"venues": 20, "book": 1000, "confirm": 500, "cancel": 300},
+        "rules": {"venues": 20, "book": 400, "users": 100, "rounds": 3},
         "crud_peer": {"venues": 20, "book": 1000, "follow_every": 50},
         "tick": [
             {"future": 1_000, "due": 100, "due_groups": 5, "idle_ticks": 20},
@@ -80,6 +83,7 @@ SIZES: dict[str, dict[str, Any]] = {
 MODULES = {
     "raw_floor": "raw_floor",
     "commands": "throughput",
+    "rules": "rules",
     "crud_peer": "crud_peer",
     "tick": "ticks",
     "replay": "replay",
@@ -167,6 +171,10 @@ def add_ratios(entry: dict[str, Any], floors: dict[str, dict[str, float]]) -> No
     ratios: dict[str, float] = {}
     if entry["name"] in ("commands", "crud_peer", "scale"):
         ratios = {k: v / gcs for k, v in figures.items()}
+    elif entry["name"] == "rules":
+        # Issue 12: against the same run's booking rate without rules (and both against the floor).
+        ratios = {k: v / gcs for k, v in figures.items()}
+        ratios["all_rules_over_no_rules"] = figures["book_all_rules_per_s"] / figures["book_no_rules_per_s"]
     elif entry["name"] == "tick":
         due = entry["params"]["due"]
         ratios["tick_due_items_per_s"] = due / (figures["tick_due_ms"] / 1000) / gcs
@@ -210,6 +218,9 @@ def goals(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 # owes an email (counted until it is delivered) at 0.3.
                 target = 0.5 if key.startswith("confirm") else 0.3
                 goal(f"local {key} / raw get+command+save", store, value, f">= {target}", value >= target)
+        if e["name"] == "rules" and ratios:
+            value = ratios["all_rules_over_no_rules"]
+            goal("book with every venue rule on / book with none", store, value, ">= 0.8", value >= 0.8)
         if e["name"] == "tick" and ratios:
             value = ratios["tick_due_items_per_s"]
             what = f"tick due items/s / raw get+command+save, {e['params']['future']} future"

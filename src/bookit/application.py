@@ -22,7 +22,7 @@ from bookit import commands as c
 from bookit import rules_use_cases
 from bookit.aggregates.admins import AdminRoster
 from bookit.aggregates.base import SYSTEM, Cause, derived_id
-from bookit.aggregates.booking import Booking
+from bookit.aggregates.booking import CLAIMED_PURPOSE, Booking
 from bookit.aggregates.offer_policy import OfferPolicy
 from bookit.aggregates.receipt import CommandReceipt
 from bookit.aggregates.transcodings import register_value_objects
@@ -157,6 +157,7 @@ class BookIT(Application[UUID]):
             rules=self.rules,
             cause=cause,
             venue_rules=venue.rules,
+            name=cmd.name or "",
         )
         exempt = self._exempt(venue, cause)
         counted = rules_use_cases.admit(self, venue, booking, cause, actor_is_admin=exempt)
@@ -246,7 +247,7 @@ class BookIT(Application[UUID]):
         allowance.count(
             entry_id, slot_id, self._active_entries(allowance), self.rules.waitlist_limit_per_day, cause
         )
-        position = slot.join(entry_id, user, cmd.priority or 0, cause)
+        position = slot.join(entry_id, user, cmd.priority or 0, cause, name=cmd.name or "")
         day.note_queue(slot_id, Interval(starts_at, ends_at), cause)
         ticket = WaitlistTicket.issue(entry_id, slot_id, user, cause)
         outcome = {"entry_id": str(entry_id), "position": position}
@@ -289,7 +290,9 @@ class BookIT(Application[UUID]):
         read_at_version = slot.version
         entry_id = str(cmd.entry_id)
         booking_id = derived_id("booking", cmd.command_id)
+        claimant = slot.entries.get(entry_id)  # read first: a claim may end other offers too
         slot.claim(entry_id, booking_id, cause)
+        name = claimant.name if claimant is not None else ""
         venue = self._venue(slot.venue_id)
         day = self._venue_day(slot.venue_id, slot.date, cause)
         try:
@@ -310,11 +313,12 @@ class BookIT(Application[UUID]):
             end=slot.end,
             starts_at=slot.starts_at,
             ends_at=slot.ends_at,
-            purpose="claimed from the waitlist",
+            purpose=CLAIMED_PURPOSE,
             rules=self.rules,
             cause=cause,
             waitlist_entry_id=entry_id,
             venue_rules=venue.rules,
+            name=name,
         )
         counted = rules_use_cases.admit(
             self, venue, booking, cause, actor_is_admin=self._exempt(venue, cause)

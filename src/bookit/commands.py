@@ -177,6 +177,7 @@ class GrantAdmin(Command):
 class BookVenue(_Slot):
     type: Literal["BookVenue"] = "BookVenue"
     purpose: FreeText = ""
+    name: Name | None = None  # the booker's display name, for greetings and the To: header
 
 
 class ConfirmBooking(Command):
@@ -200,6 +201,7 @@ class JoinWaitlist(_Slot):
     priority: Priority | None = None
     # An admin may put someone else in the queue (with a priority); others join themselves.
     user: Email | None = None
+    name: Name | None = None  # the display name of whoever waits (`user`, or the actor)
 
 
 class LeaveWaitlist(Command):

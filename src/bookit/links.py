@@ -1,8 +1,13 @@
 """Signed links for the buttons in emails (Confirm, Cancel, Claim, Decline, Check in).
 
-A token binds (action, subject id, user) and an expiry, signed with HMAC-SHA256 under a secret
-that never leaves the server. Changing any part breaks the signature, so a token cannot be
-forged, pointed at another booking or action, or stretched past its expiry.
+A token binds (action, subject id) and an expiry, signed with HMAC-SHA256 under a secret that
+never leaves the server. Changing any part breaks the signature, so a token cannot be forged,
+pointed at another booking or action, or stretched past its expiry.
+
+A token names nobody: links end up in proxy, scanner and analytics logs, so what anyone can read
+in one is an action, an opaque id and an instant. Whose booking or entry it is comes from the
+record when the link is used (the link pages act as its owner). Tokens from before this, which
+also carried the owner's address, still read until they expire; that address is ignored.
 """
 
 from __future__ import annotations
@@ -23,7 +28,6 @@ ACTIONS = ("confirm", "cancel", "claim", "decline", "check-in")
 class Link:
     action: str
     subject_id: str
-    user: str
     expires_at: datetime
 
 
@@ -46,8 +50,7 @@ class LinkSigner:
         if link.action not in ACTIONS:
             raise ValueError(f"unknown link action {link.action!r}")
         body = json.dumps(
-            [link.action, link.subject_id, link.user, int(link.expires_at.timestamp())],
-            separators=(",", ":"),
+            [link.action, link.subject_id, int(link.expires_at.timestamp())], separators=(",", ":")
         ).encode()
         return f"{_b64(body)}.{_b64(self._sign(body))}"
 
@@ -63,8 +66,11 @@ class LinkSigner:
             raise BadInput("this link is malformed", "bad_link") from None
         if not hmac.compare_digest(signature, self._sign(body)):
             raise BadInput("this link is not valid (it may have been altered)", "bad_link")
-        action, subject_id, user, expires = json.loads(body)
-        link = Link(action, subject_id, user, datetime.fromtimestamp(expires, UTC))
+        fields = json.loads(body)
+        if len(fields) == 4:
+            del fields[2]  # an older token's address: the record says whose it is
+        action, subject_id, expires = fields
+        link = Link(action, subject_id, datetime.fromtimestamp(expires, UTC))
         if now >= link.expires_at:
             raise Refused(f"this link expired at {link.expires_at:%Y-%m-%d %H:%M} UTC", "link_expired")
         return link

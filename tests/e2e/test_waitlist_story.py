@@ -76,7 +76,7 @@ def test_unconfirmed_booking_goes_to_the_waitlist_and_the_second_in_line_claims_
     offer_b = only(home, "waitlist-offer", B)
     assert offer_b["X-BookIT-Entry"] == b_entry["entry_id"]
     link = claim_link(home, offer_b, "2026-12-05T08:00:00+00:00")
-    assert (link.action, link.subject_id, link.user) == ("claim", b_entry["entry_id"], B)
+    assert (link.action, link.subject_id) == ("claim", b_entry["entry_id"])
     assert link.expires_at == datetime(2026, 12, 5, 8, 15, tzinfo=UTC)
     assert received(home, C) == []
 

@@ -9,6 +9,9 @@ tokens are checked on LinkSigner itself, and on the very links found in those em
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -43,6 +46,7 @@ EXPECTED_HEADERS = {
     "x-bookit-kind",
     "x-bookit-booking",
     "x-bookit-entry",
+    "auto-submitted",
     "mime-version",
     "content-type",
     "content-transfer-encoding",
@@ -73,7 +77,7 @@ def story(
     send(c.RegisterVenue(actor=SYSTEM, name=HOSTILE_NAME, tz="Europe/London", venue_id="hall"))
     ann = send(c.BookVenue(actor=ANN, purpose=HOSTILE_PURPOSE, **slot("10:00", "11:00")))["booking_id"]
     bob = send(c.BookVenue(actor=BOB, purpose=HOSTILE_PURPOSE, **slot("14:00", "15:00")))["booking_id"]
-    send(c.JoinWaitlist(actor=CAT, **slot("14:00", "15:00")))
+    cat = send(c.JoinWaitlist(actor=CAT, **slot("14:00", "15:00")))["entry_id"]
     dan = send(c.JoinWaitlist(actor=DAN, **slot("14:00", "15:00")))["entry_id"]
     send(c.BookVenue(actor=EVE, **slot("16:00", "17:00")))
     send(c.JoinWaitlist(actor=FAY, **slot("16:00", "17:00")))
@@ -84,7 +88,7 @@ def story(
     tick("2026-12-03T08:00:00")  # ann never confirmed: auto-cancelled
     tick("2026-12-03T16:00:00")  # 16:00 starts: fay's queue closes
     files = sorted((service.home / "outbox").glob("[nc][eu][wr]/*"))
-    yield service, [_parse(file.read_bytes()) for file in files], {"ann": ann}
+    yield service, [_parse(file.read_bytes()) for file in files], {"ann": ann, "cat": cat}
     service.close()
 
 
@@ -105,9 +109,15 @@ def part(message: EmailMessage, subtype: str) -> str:
     return str(body.get_content())
 
 
+# The venue-rule kinds (check-in, no-show, suspension; a batch offer taken by another) need a
+# venue with those rules, which this story does not set up: it checks the contract's kinds and
+# booking-cancelled.
+VENUE_RULE_KINDS = {"check-in", "no-show", "suspended", "waitlist-taken"}
+
+
 def test_the_story_sends_every_kind_of_email(story: Any) -> None:
     _, messages, _ = story
-    assert {str(m["X-BookIT-Kind"]) for m in messages} == set(KINDS)
+    assert {str(m["X-BookIT-Kind"]) for m in messages} == set(KINDS) - VENUE_RULE_KINDS
 
 
 def test_html_in_a_venue_name_or_purpose_is_escaped_in_every_kind_of_email(story: Any) -> None:
@@ -141,6 +151,9 @@ def test_line_breaks_in_a_name_or_purpose_cannot_add_a_header(story: Any) -> Non
         (c.RegisterVenue, {"actor": SYSTEM, "name": "Hall\nBcc: evil@example.com", "tz": "UTC"}),
         (c.BookVenue, {"actor": "ann@example.com\r\nBcc: evil@example.com"}),
         (c.BookVenue, {"actor": ANN, "purpose": "hi\r\nBcc: evil@example.com"}),
+        (c.BookVenue, {"actor": ANN, "name": "Ann\r\nBcc: evil@example.com"}),
+        (c.BookVenue, {"actor": ANN, "name": "A" * 121}),
+        (c.JoinWaitlist, {"actor": ANN, "name": "Ann\nBcc: evil@example.com"}),
         (c.GrantAdmin, {"actor": SYSTEM, "email": "x@example.com\nBcc: evil@example.com"}),
         (c.CancelBooking, {"actor": ANN, "booking_id": "0" * 32, "reason": "bye\rBcc: evil@example.com"}),
     ],
@@ -148,7 +161,11 @@ def test_line_breaks_in_a_name_or_purpose_cannot_add_a_header(story: Any) -> Non
 def test_cr_or_lf_where_a_header_could_take_them_is_refused_at_the_door(
     cls: type, fields: dict[str, Any]
 ) -> None:
-    slot = {"venue_id": "hall", "date": DAY, "start": "10:00", "end": "11:00"} if cls is c.BookVenue else {}
+    slot = (
+        {"venue_id": "hall", "date": DAY, "start": "10:00", "end": "11:00"}
+        if cls in (c.BookVenue, c.JoinWaitlist)
+        else {}
+    )
     with pytest.raises(BadInput) as refused:
         c.build(cls, **{**slot, **fields})
     assert refused.value.code == "invalid_command"
@@ -159,7 +176,7 @@ def test_cr_or_lf_where_a_header_could_take_them_is_refused_at_the_door(
 
 SIGNER = LinkSigner(b"a-secret-of-at-least-16-bytes", "https://bookit.example")
 EXPIRES = at("2026-12-03T10:00:00")
-CONFIRM = Link("confirm", "booking-1", ANN, EXPIRES)
+CONFIRM = Link("confirm", "booking-1", EXPIRES)
 
 
 def swap_body(token: str, link: Link) -> str:
@@ -174,17 +191,33 @@ def test_a_link_token_reads_back_as_exactly_what_was_signed() -> None:
 @pytest.mark.parametrize(
     "other",
     [
-        Link("confirm", "booking-2", ANN, EXPIRES),  # another booking
-        Link("cancel", "booking-1", ANN, EXPIRES),  # another action
-        Link("confirm", "booking-1", BOB, EXPIRES),  # another person
-        Link("confirm", "booking-1", ANN, EXPIRES + timedelta(days=30)),  # a longer life
+        Link("confirm", "booking-2", EXPIRES),  # another booking
+        Link("cancel", "booking-1", EXPIRES),  # another action
+        Link("confirm", "booking-1", EXPIRES + timedelta(days=30)),  # a longer life
     ],
-    ids=["other-booking", "other-action", "other-user", "later-expiry"],
+    ids=["other-booking", "other-action", "later-expiry"],
 )
-def test_a_signature_cannot_be_reused_for_another_booking_action_user_or_expiry(other: Link) -> None:
+def test_a_signature_cannot_be_reused_for_another_booking_action_or_expiry(other: Link) -> None:
     with pytest.raises(BadInput) as refused:
         SIGNER.read(swap_body(SIGNER.token(CONFIRM), other), EXPIRES - timedelta(hours=1))
     assert refused.value.code == "bad_link"
+
+
+def test_a_token_carries_an_action_an_id_and_an_expiry_and_no_address() -> None:
+    body = SIGNER.token(CONFIRM).split(".")[0]
+    readable = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+    assert json.loads(readable) == ["confirm", "booking-1", int(EXPIRES.timestamp())]
+
+
+def test_a_token_signed_before_links_were_private_still_reads_and_its_address_is_dropped() -> None:
+    # Emails sent before the upgrade carry (action, id, address, expiry) under the same secret.
+    body = json.dumps(["confirm", "booking-1", ANN, int(EXPIRES.timestamp())], separators=(",", ":"))
+    signature = hmac.new(b"a-secret-of-at-least-16-bytes", body.encode(), hashlib.sha256).digest()
+    b64 = base64.urlsafe_b64encode
+    old = f"{b64(body.encode()).decode().rstrip('=')}.{b64(signature).decode().rstrip('=')}"
+    assert SIGNER.read(old, EXPIRES - timedelta(seconds=1)) == CONFIRM
+    with pytest.raises(Refused):
+        SIGNER.read(old, EXPIRES)
 
 
 def test_a_token_signed_with_another_secret_is_refused() -> None:
@@ -220,15 +253,15 @@ def tokens_in(messages: list[EmailMessage], kind: str, to: str) -> list[str]:
     return found[0]
 
 
-def test_the_links_in_a_real_reminder_are_for_that_booking_that_owner_and_die_when_it_starts(
+def test_the_links_in_a_real_reminder_are_for_that_booking_and_die_when_it_starts(
     story: Any,
 ) -> None:
     service, messages, facts = story
     confirm, cancel = tokens_in(messages, "reminder", ANN)
     reminded_at = at("2026-12-02T10:00:00")
     starts = at("2026-12-03T10:00:00")
-    assert service.links.read(confirm, reminded_at) == Link("confirm", facts["ann"], ANN, starts)
-    assert service.links.read(cancel, reminded_at) == Link("cancel", facts["ann"], ANN, starts)
+    assert service.links.read(confirm, reminded_at) == Link("confirm", facts["ann"], starts)
+    assert service.links.read(cancel, reminded_at) == Link("cancel", facts["ann"], starts)
     with pytest.raises(Refused):
         service.links.read(confirm, starts)
     tampered = confirm[:-2] + ("A" if confirm[-2] != "A" else "B") + confirm[-1]
@@ -239,11 +272,11 @@ def test_the_links_in_a_real_reminder_are_for_that_booking_that_owner_and_die_wh
 
 
 def test_the_links_in_a_real_offer_die_at_the_offer_deadline_to_the_second(story: Any) -> None:
-    service, messages, _ = story
+    service, messages, facts = story
     claim, decline = tokens_in(messages, "waitlist-offer", CAT)
     deadline = at("2026-12-01T09:15:00")
     link = service.links.read(claim, deadline - timedelta(seconds=1))
-    assert (link.action, link.user, link.expires_at) == ("claim", CAT, deadline)
+    assert (link.action, link.subject_id, link.expires_at) == ("claim", facts["cat"], deadline)
     assert service.links.read(decline, deadline - timedelta(seconds=1)).action == "decline"
     for token in (claim, decline):
         with pytest.raises(Refused):

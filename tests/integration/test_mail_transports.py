@@ -34,7 +34,7 @@ def offer(message_id: str = "<offer-1@bookit>", sent_at: datetime = SENT_AT) -> 
         sent_at=sent_at,
         subject_id="wl-7",
         context={
-            "user": "bob@example.com",
+            "name": "Bob",
             "venue_name": "Main Hall",
             "date": "Thursday 3 December 2026",
             "start": "14:00",

@@ -21,7 +21,7 @@ SENT_AT = datetime(2026, 12, 2, 12, 0, 5, tzinfo=UTC)
 MESSAGE_ID = "<3f2a9c1e0b7d4e21@bookit>"
 
 COMMON: dict[str, object] = {
-    "user": "alice@example.com",
+    "name": "Alice",
     "venue_name": "Main Hall",
     "date": "Thursday 3 December 2026",
     "start": "14:00",
@@ -59,6 +59,7 @@ EXTRA: dict[str, dict[str, object]] = {
     "waitlist-expired": {"entry_id": "wl-7", "deadline": "12:15:00"},
     "waitlist-closed": {"entry_id": "wl-7"},
     "waitlist-taken": {"entry_id": "wl-7", "position": 2},
+    "booking-cancelled": {"booking_id": "bk-1", "book_url": "https://bookit.local/venues/v-1"},
     "check-in": {
         "purpose": "Choir practice",
         "booking_id": "bk-1",
@@ -90,6 +91,7 @@ SUBJECT_ID = {
     "waitlist-expired": "wl-7",
     "waitlist-closed": "wl-7",
     "waitlist-taken": "wl-7",
+    "booking-cancelled": "bk-1",
     "check-in": "bk-1",
     "no-show": "bk-1",
     "suspended": "bk-1",
@@ -102,6 +104,7 @@ BOOKING_KINDS = (
     "check-in",
     "no-show",
     "suspended",
+    "booking-cancelled",
 )
 ENTRY_KINDS = ("waitlist-offer", "waitlist-expired", "waitlist-closed", "waitlist-taken")
 
@@ -173,6 +176,7 @@ def test_every_kind_has_the_headers_machines_read(kind: str) -> None:
     assert message["From"] == "BookIT <no-reply@bookit.local>"
     assert message["To"] == "alice@example.com"
     assert message["X-BookIT-Kind"] == kind
+    assert message["Auto-Submitted"] == "auto-generated"
     assert message["Message-ID"] == MESSAGE_ID
     assert message["Date"].datetime == SENT_AT
     assert "Main Hall" in message["Subject"]
@@ -248,7 +252,7 @@ def test_naive_send_time_is_refused() -> None:
         ("auto-cancelled", "reason"),
         ("waitlist-expired", "deadline"),
         ("waitlist-closed", "venue_name"),
-        ("booking-confirmed", "user"),
+        ("booking-confirmed", "name"),
     ],
 )
 def test_a_missing_context_key_is_a_loud_error(kind: str, key: str) -> None:
@@ -282,6 +286,7 @@ def test_line_breaks_in_the_venue_name_cannot_add_a_header(newline: str) -> None
             "Date",
             "Message-ID",
             "X-BookIT-Kind",
+            "Auto-Submitted",
             "X-BookIT-Booking",
             "MIME-Version",
             "Content-Type",
@@ -296,7 +301,7 @@ def test_line_breaks_in_the_venue_name_cannot_add_a_header(newline: str) -> None
 def test_no_venue_name_changes_which_headers_exist(venue_name: str) -> None:
     message = wire(compose("auto-cancelled", context=context("auto-cancelled", venue_name=venue_name)))
 
-    assert len(message.keys()) == 9
+    assert len(message.keys()) == 10
     assert len(message.get_all("Subject") or []) == 1
     assert str(message["Subject"]).startswith("Booking auto-cancelled:")
     assert str(message["Subject"]).splitlines() == [str(message["Subject"])]
@@ -369,3 +374,30 @@ def test_same_inputs_give_the_same_bytes_apart_from_the_mime_boundary() -> None:
     first, second = compose("reminder"), compose("reminder")
     assert bodies(first) == bodies(second)
     assert first.items()[:-1] == second.items()[:-1]
+
+
+def test_the_recipients_name_is_in_the_to_header_encoded_for_the_wire() -> None:
+    message = compose("reminder", to_name='Zoë "Z" O\'Brien, Jr.')
+    raw = message.as_bytes()
+    received = wire(message)
+
+    [to] = received["To"].addresses
+    assert (to.display_name, to.addr_spec) == ('Zoë "Z" O\'Brien, Jr.', "alice@example.com")
+    assert b"Zo\xc3\xab" not in raw  # non-ASCII goes out RFC 2047-encoded, never raw
+    assert wire(compose("reminder", to_name="Ann Smith"))["To"] == "Ann Smith <alice@example.com>"
+    assert wire(compose("reminder"))["To"] == "alice@example.com"
+
+
+def test_a_line_break_in_a_name_cannot_add_a_header() -> None:
+    received = wire(compose("reminder", to_name="Ann\r\nBcc: eve@example.com"))
+    assert received["Bcc"] is None
+    assert received["To"].addresses[0].addr_spec == "alice@example.com"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_greets_by_name_or_just_hello(kind: str) -> None:
+    named, named_html = bodies(wire(compose(kind)))
+    nameless, nameless_html = bodies(wire(compose(kind, context=context(kind, name=""))))
+    assert "Hello Alice," in named.splitlines() and ">Hello Alice,<" in named_html
+    assert "Hello," in nameless.splitlines() and ">Hello,<" in nameless_html
+    assert "@" not in nameless.split("Hello,")[0]

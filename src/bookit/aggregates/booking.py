@@ -22,6 +22,8 @@ CANCELLED = "cancelled"
 AUTO_CANCELLED = "auto_cancelled"
 NO_SHOW = "no_show"
 
+CLAIMED_PURPOSE = "claimed from the waitlist"  # the purpose of a booking made by a claim
+
 
 class Booking(DomainAggregate):
     TOPIC = "bookit.Booking"
@@ -49,6 +51,7 @@ class Booking(DomainAggregate):
         # With check-in on (rule 14): the owner checks in from the start until this instant,
         # or the booking is released as a no-show.
         check_in_until: datetime | None = None
+        name: str = ""  # the owner's display name; "" before names were kept, or none given
 
     class Reminded(DomainAggregate.Event):
         """The reminder is owed to the owner; the email is derived from this event."""
@@ -140,10 +143,12 @@ class Booking(DomainAggregate):
         waitlist_entry_id: str | None,
         rules: dict[str, Any] | None = None,
         check_in_until: datetime | None = None,
+        name: str = "",
         **_: Any,
     ) -> None:
         self.venue_id = venue_id
         self.user = user
+        self.name = name
         self.date = date
         self.start = start
         self.end = end
@@ -181,6 +186,7 @@ class Booking(DomainAggregate):
         cause: Cause,
         waitlist_entry_id: str | None = None,
         venue_rules: VenueRules | None = None,
+        name: str = "",
     ) -> Booking:
         """Book; a claim from the waitlist is confirmed by the claim itself (rule 4)."""
         now = cause.at
@@ -221,6 +227,7 @@ class Booking(DomainAggregate):
             waitlist_entry_id=waitlist_entry_id,
             rules=venue_rules.as_dict(),
             check_in_until=check_in_until,
+            name=name,
         )
         if reminder_due is not None and reminder_due <= now:
             booking.remind(cause)

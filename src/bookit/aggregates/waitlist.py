@@ -51,6 +51,7 @@ class Entry:
     deadline: datetime | None = None
     opens_at: datetime | None = None  # when an offer's window starts, if later than it was made
     together: int = 1  # how many were offered the same freeing (batch and all modes)
+    name: str = ""  # the display name given on joining
 
     @property
     def order(self) -> tuple[int, int]:
@@ -81,10 +82,12 @@ class WaitlistSlot(DomainAggregate):
         user: str
         priority: int
         seq: int
+        name: str = ""  # none before names were kept
 
         def apply(self, slot: WaitlistSlot) -> None:
             slot._forget_finished()
-            slot.entries[self.entry_id] = Entry(self.entry_id, self.user, self.priority, self.seq)
+            entry = Entry(self.entry_id, self.user, self.priority, self.seq, name=self.name)
+            slot.entries[self.entry_id] = entry
             slot.next_seq = self.seq + 1
 
     class Left(DomainAggregate.Event):
@@ -267,13 +270,19 @@ class WaitlistSlot(DomainAggregate):
 
     # Commands
 
-    def join(self, entry_id: UUID, user: str, priority: int, cause: Cause) -> int:
+    def join(self, entry_id: UUID, user: str, priority: int, cause: Cause, name: str = "") -> int:
         if self.closed or cause.at >= self.starts_at:
             raise Refused("the waitlist for this slot is closed: the slot has started", "queue_closed")
         if any(e.user == user and e.status in ACTIVE for e in self.entries.values()):
             raise Refused("you are already in the waitlist for this slot", "already_waiting")
         self._record(
-            self.Joined, cause, entry_id=str(entry_id), user=user, priority=priority, seq=self.next_seq
+            self.Joined,
+            cause,
+            entry_id=str(entry_id),
+            user=user,
+            priority=priority,
+            seq=self.next_seq,
+            name=name,
         )
         position = self.position(str(entry_id))
         assert position is not None

@@ -26,10 +26,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bookit import commands as c
-from bookit.adapters.mail import MaildirOutbox
+from bookit.adapters.mail import MaildirOutbox, Outbox
 from bookit.aggregates.base import SYSTEM
 from bookit.bootstrap import bootstrap
 from bookit.config import Rules
+from bookit.demo.no_shows import no_show_figures
 from bookit.errors import BadInput, Refused
 from bookit.localtime import parse_date, parse_time, to_utc
 from bookit.projections.tables import emails_sent
@@ -84,10 +85,14 @@ class Simulation:
         attempts_per_slot: float = 3.0,
         start: datetime = START,
         rules: Rules | None = None,
+        outbox: Outbox | None = None,
+        check_in_minutes: int | None = None,
+        no_show_rate: float = 0.15,
     ) -> None:
         home = Path(home)
         self.clock = SimClock(start)
-        self.service = bootstrap(home, clock=self.clock, rules=rules, outbox=MaildirOutbox(home / "outbox"))
+        outbox = outbox or MaildirOutbox(home / "outbox")
+        self.service = bootstrap(home, clock=self.clock, rules=rules, outbox=outbox)
         if self.service.app.recorder.max_notification_id():
             self.service.close()
             raise BadInput(
@@ -101,6 +106,8 @@ class Simulation:
         self.total_steps = days * 24 * 60 // tick_minutes
         self.slots = slots
         self.users = [f"user{n:02d}@example.org" for n in range(users)]
+        # Every other person gives a display name when booking or queueing; the rest do not.
+        self.names = {user: f"User {n:02d}" for n, user in enumerate(self.users) if n % 2 == 0}
         self.venues = [Venue(f"venue-{n + 1}", ZoneInfo(ZONES[n % len(ZONES)])) for n in range(venues)]
         # Booking attempts per venue per simulated day; each slot-date draws about this many.
         self.attempts_per_day = attempts_per_slot * len(slots)
@@ -111,6 +118,9 @@ class Simulation:
         self._agenda: list[tuple[datetime, int, Action]] = []
         self._queued = 0
         self._mail_position = 0
+        # With check-in on (rule 14), owners check in when its email arrives, except this share.
+        self.check_in_minutes = check_in_minutes
+        self.no_show_rate = no_show_rate
 
     def close(self) -> None:
         self.service.close()
@@ -121,6 +131,13 @@ class Simulation:
             self._send(
                 c.RegisterVenue, actor=SYSTEM, name=venue.venue_id, tz=str(venue.tz), venue_id=venue.venue_id
             )
+            if self.check_in_minutes is not None:
+                self._send(
+                    c.SetVenueRules,
+                    actor=ADMIN,
+                    venue_id=venue.venue_id,
+                    check_in_minutes=self.check_in_minutes,
+                )
         for step in range(self.total_steps):
             step_start = self.start + step * self.step
             step_end = step_start + self.step
@@ -157,6 +174,7 @@ class Simulation:
             "queues_closed": topics["waitlist.closed"],
             "refused": sum(self.refused.values()),
             "emails": emails,
+            **no_show_figures(self.service.app),
         }
 
     # What people do of their own accord in one step: book (or queue), cancel, leave
@@ -187,14 +205,15 @@ class Simulation:
             "end": end,
         }
         starts_at = to_utc(parse_date(slot["date"]), parse_time(start), str(venue.tz))
-        booked = self._send(c.BookVenue, actor=user, purpose="simulated", **slot)
+        name = self.names.get(user)
+        booked = self._send(c.BookVenue, actor=user, purpose="simulated", name=name, **slot)
         if isinstance(booked, dict):
             self.bookings[booked["booking_id"]] = (user, starts_at)
         elif booked.code in ("slot_taken", "slot_held") and self.rng.random() < 0.8:
             if self.rng.random() < 0.1:  # the desk puts a regular customer ahead of the queue
-                joined = self._send(c.JoinWaitlist, actor=ADMIN, user=user, priority=-1, **slot)
+                joined = self._send(c.JoinWaitlist, actor=ADMIN, user=user, priority=-1, name=name, **slot)
             else:
-                joined = self._send(c.JoinWaitlist, actor=user, **slot)
+                joined = self._send(c.JoinWaitlist, actor=user, name=name, **slot)
             if isinstance(joined, dict):
                 self.entries[joined["entry_id"]] = (user, starts_at)
 
@@ -230,6 +249,8 @@ class Simulation:
                 self.entries.pop(subject_id, None)
             elif kind == "auto-cancelled":
                 self.bookings.pop(subject_id, None)
+            elif kind == "check-in":
+                self._answer_check_in(recipient, subject_id)
 
     def _answer_reminder(self, owner: str, booking_id: str) -> None:
         """Most owners confirm, some cancel, some never answer (and are auto-cancelled)."""
@@ -239,6 +260,14 @@ class Simulation:
             self._at(later, partial(self._send, c.ConfirmBooking, actor=owner, booking_id=booking_id))
         elif choice < 0.8:
             self._at(later, partial(self._cancel, booking_id))
+
+    def _answer_check_in(self, owner: str, booking_id: str) -> None:
+        """Most owners turn up and check in within the window; the rest are no-shows."""
+        self.bookings.pop(booking_id, None)
+        if self.check_in_minutes is None or self.rng.random() < self.no_show_rate:
+            return
+        later = self.clock.now + timedelta(minutes=self.check_in_minutes * self.rng.uniform(0.0, 0.9))
+        self._at(later, partial(self._send, c.CheckIn, actor=owner, booking_id=booking_id))
 
     def _answer_offer(self, user: str, entry_id: str) -> None:
         """Most claim in time, a few too late, some decline, some let the offer run out."""

@@ -11,11 +11,14 @@ import functools
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from email.headerregistry import BaseHeader, HeaderRegistry
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import default as default_policy
 
 import jinja2
+
+from bookit.adapters import calendar as ical
+from bookit.adapters.mail import wire
 
 KINDS = (
     "booking-confirmed",
@@ -29,6 +32,7 @@ KINDS = (
     "check-in",
     "no-show",
     "suspended",
+    "booking-cancelled",
 )
 
 _ENTRY_KINDS = frozenset({"waitlist-offer", "waitlist-expired", "waitlist-closed", "waitlist-taken"})
@@ -47,6 +51,7 @@ _SUBJECTS = {
     "check-in": "Check in now: {{ venue_name }}, {{ start }}",
     "no-show": "Booking released (no check-in): {{ venue_name }} on {{ date }}",
     "suspended": "New bookings suspended at {{ venue_name }} until {{ until }}",
+    "booking-cancelled": "Booking cancelled: {{ venue_name }} on {{ date }}",
 }
 
 # Everything Python's str.splitlines() treats as a line break is in here, not just CR/LF: the
@@ -54,7 +59,7 @@ _SUBJECTS = {
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _LINE_BREAK = re.compile("[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 
-DEFAULT_SENDER = "BookIT <no-reply@bookit.local>"
+DEFAULT_SENDER = ical.SENDER
 
 
 class _HeaderClasses(HeaderRegistry):
@@ -87,9 +92,13 @@ def compose_email(
     subject_id: str,
     context: Mapping[str, object],
     sender: str = DEFAULT_SENDER,
+    to_name: str = "",
+    calendar: ical.BookingTime | None = None,
 ) -> EmailMessage:
-    """Render `kind` for `to`. Raises ValueError for bad arguments, jinja2.UndefinedError for a
-    context key the templates need but were not given."""
+    """Render `kind` for `to` (shown as `to_name` when given). With `calendar`, the email also
+    carries the booking as an iCalendar part: an invitation, or its cancellation. Raises
+    ValueError for bad arguments, jinja2.UndefinedError for a context key the templates need but
+    were not given."""
     if kind not in _SUBJECTS:
         raise ValueError(f"unknown email kind {kind!r}; expected one of {', '.join(KINDS)}")
     # A recipient is an address, not free text: refuse rather than silently rewrite it.
@@ -103,24 +112,45 @@ def compose_email(
     text_env, html_env, subjects = _environments()
     values = dict(context)
 
-    message = EmailMessage(policy=_POLICY)
-    message["From"] = header_safe(sender)
-    message["To"] = to
-    message["Subject"] = header_safe(subjects[kind].render(values))
-    message["Date"] = email.utils.format_datetime(sent_at)
-    message["Message-ID"] = message_id
-    message["X-BookIT-Kind"] = kind
+    headers: list[wire.Header] = [
+        ("From", header_safe(sender)),
+        ("To", Address(display_name=header_safe(to_name), addr_spec=to) if to_name else to),
+        ("Subject", header_safe(subjects[kind].render(values))),
+        ("Date", email.utils.format_datetime(sent_at)),
+        ("Message-ID", message_id),
+        ("X-BookIT-Kind", kind),
+        # RFC 3834: sent by a machine, so autoresponders (out of office, ...) stay quiet.
+        ("Auto-Submitted", "auto-generated"),
+    ]
     if kind in _ENTRY_KINDS:
-        message["X-BookIT-Entry"] = header_safe(subject_id)
+        headers.append(("X-BookIT-Entry", header_safe(subject_id)))
     else:
-        message["X-BookIT-Booking"] = header_safe(subject_id)
+        headers.append(("X-BookIT-Booking", header_safe(subject_id)))
         # A claim is about both the new booking and the waitlist entry it came from.
         entry_id = values.get("entry_id")
         if kind == "waitlist-claimed" and entry_id:
-            message["X-BookIT-Entry"] = header_safe(str(entry_id))
+            headers.append(("X-BookIT-Entry", header_safe(str(entry_id))))
+    parts: list[wire.Part] = [
+        ("plain", text_env.get_template(f"{kind}.txt.j2").render(values), ()),
+        ("html", html_env.get_template(f"{kind}.html.j2").render(values), ()),
+    ]
+    if calendar is not None:
+        # The iMIP way (RFC 6047): the same news once more, for calendars, as the last alternative.
+        method = (("method", ical.method_of(calendar)),)
+        parts.append(("calendar", ical.invitation(calendar, sender), method))
+    return wire.composed(_POLICY, headers, parts, lambda: _built(headers, parts))
 
-    message.set_content(text_env.get_template(f"{kind}.txt.j2").render(values))
-    message.add_alternative(html_env.get_template(f"{kind}.html.j2").render(values), subtype="html")
+
+def _built(headers: list[wire.Header], parts: list[wire.Part]) -> EmailMessage:
+    """The message the stdlib way: headers in order, the first part as the content, the others
+    as alternatives after it."""
+    message = EmailMessage(policy=_POLICY)
+    for name, value in headers:
+        message[name] = value
+    (_, first, _), *others = parts
+    message.set_content(first)
+    for subtype, body, params in others:
+        message.add_alternative(body, subtype=subtype, params=dict(params) or None)
     return message
 
 

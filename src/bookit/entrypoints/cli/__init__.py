@@ -9,7 +9,17 @@ queries or the service inside its command functions, never at its top, so that `
 stays fast (see context.py; tests/e2e/test_cli_startup.py checks every module).
 """
 
-from bookit.entrypoints.cli import bookings, no_shows, operate, rules, venues, waitlist  # noqa: F401  (register commands)
+from bookit.entrypoints.cli import (  # noqa: F401  (register commands)
+    audit,
+    bookings,
+    calendar,
+    no_shows,
+    operate,
+    rules,
+    simulate,
+    venues,
+    waitlist,
+)
 from bookit.entrypoints.cli.context import Context, main
 
 __all__ = ["Context", "main"]

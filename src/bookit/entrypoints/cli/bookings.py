@@ -7,7 +7,6 @@ from typing import Any
 import click
 
 from bookit.entrypoints.cli.context import Context, main, pass_ctx
-from bookit.errors import BadInput
 
 # Bookings
 
@@ -19,11 +18,21 @@ from bookit.errors import BadInput
 @click.option("--start", required=True)
 @click.option("--end", required=True)
 @click.option("--purpose", default="")
+@click.option("--name", default=None, help="Your name as emails greet you (optional).")
 @pass_ctx
-def book(ctx: Context, user: str, venue_id: str, date: str, start: str, end: str, purpose: str) -> None:
+def book(
+    ctx: Context, user: str, venue_id: str, date: str, start: str, end: str, purpose: str, name: str | None
+) -> None:
     """Book a venue for an interval (times in the venue's own zone)."""
     result = ctx.send(
-        "BookVenue", actor=user, venue_id=venue_id, date=date, start=start, end=end, purpose=purpose
+        "BookVenue",
+        actor=user,
+        venue_id=venue_id,
+        date=date,
+        start=start,
+        end=end,
+        purpose=purpose,
+        name=name,
     )
     ctx.emit(result, f"{result['booking_id']}\t{result['status']}")
 
@@ -86,16 +95,3 @@ def bookings(ctx: Context, user: str | None, venue_id: str | None, date: str | N
 
     for row in queries.booking_list(ctx.read_models, user, venue_id, date):
         ctx.emit(row, _booking_line(row))
-
-
-@main.command()
-@click.argument("booking_id")
-@pass_ctx
-def show(ctx: Context, booking_id: str) -> None:
-    """One booking's current state."""
-    from bookit.projections import queries
-
-    row = queries.booking(ctx.read_models, booking_id)
-    if row is None:
-        raise BadInput(f"unknown booking: {booking_id}", "unknown_booking")
-    ctx.emit(row, "\n".join(f"{k}: {v}" for k, v in row.items()))

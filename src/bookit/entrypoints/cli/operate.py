@@ -1,17 +1,15 @@
-"""Time, history, read models, mail and the service: `tick`, `history`, `replay`, `outbox`,
-`run`, `demo`."""
+"""Time, read models, mail and the service: `tick`, `replay`, `outbox`, `run`, `demo`
+(`history` is in audit.py)."""
 
 from __future__ import annotations
 
 import io
-import json
 import sys
 from typing import TextIO
 
 import click
 
 from bookit.entrypoints.cli.context import Context, main, pass_ctx
-from bookit.errors import BadInput
 
 # Time, history, read models, mail
 
@@ -22,24 +20,6 @@ def tick(ctx: Context) -> None:
     """Run everything due at the clock's now."""
     result = ctx.send("Tick", now=ctx.clock())
     ctx.emit(result, f"{result['now']}: {result['handled']} handled, {result['skipped']} skipped")
-
-
-@main.command()
-@click.argument("booking_id")
-@pass_ctx
-def history(ctx: Context, booking_id: str) -> None:
-    """The audit trail: every event about a booking, in order."""
-    from bookit.projections import queries
-
-    rows = queries.history(ctx.read_models, booking_id)
-    if not rows:
-        raise BadInput(f"unknown booking: {booking_id}", "unknown_booking")
-    for row in rows:
-        ctx.emit(
-            row,
-            f"{row['at']}\t{row['topic']}\tby {row['actor']}\tcommand {row['command_id']}\t"
-            + json.dumps(row["data"], sort_keys=True),
-        )
 
 
 @main.command()
@@ -122,12 +102,18 @@ def run(ctx: Context, every: float, once: bool) -> None:
 @click.option("--days", type=int, default=7, show_default=True)
 @click.option("--venues", type=int, default=3, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
+@click.option(
+    "--check-in-minutes",
+    type=click.IntRange(1, 1440),
+    default=None,
+    help="Venues ask for check-in; some owners do not turn up (no-shows are released).",
+)
 @pass_ctx
-def demo(ctx: Context, days: int, venues: int, seed: int) -> None:
+def demo(ctx: Context, days: int, venues: int, seed: int, check_in_minutes: int | None) -> None:
     """A simulated busy week with a fake clock, then a summary."""
     from bookit.demo.simulation import Simulation
 
-    sim = Simulation(ctx.home, venues=venues, days=days, seed=seed)
+    sim = Simulation(ctx.home, venues=venues, days=days, seed=seed, check_in_minutes=check_in_minutes)
     with click.progressbar(length=sim.total_steps, label="simulating", file=_progress_stream()) as bar:
         summary = sim.run(progress=bar.update)
     ctx.emit(summary, "\n".join(f"{k:>22}: {v}" for k, v in summary.items()))

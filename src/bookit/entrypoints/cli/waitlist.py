@@ -24,6 +24,7 @@ def waitlist() -> None:
 @click.option("--end", required=True)
 @click.option("--priority", type=int, default=None, help="Admins only; lower goes first.")
 @click.option("--for", "for_user", default=None, help="Admins only: put this user in the queue.")
+@click.option("--name", default=None, help="The name emails greet whoever waits by (optional).")
 @pass_ctx
 def waitlist_join(
     ctx: Context,
@@ -34,6 +35,7 @@ def waitlist_join(
     end: str,
     priority: int | None,
     for_user: str | None,
+    name: str | None,
 ) -> None:
     result = ctx.send(
         "JoinWaitlist",
@@ -44,6 +46,7 @@ def waitlist_join(
         end=end,
         priority=priority,
         user=for_user,
+        name=name,
     )
     ctx.emit(result, f"{result['entry_id']}\tposition {result['position']}")
 

@@ -159,6 +159,8 @@ class Mailer(TrackedFollower):
                 sent_at=now,
                 subject_id=email.subject_id,
                 context=email.context,
+                to_name=email.to_name,
+                calendar=email.calendar,
             )
             for email in emails
         ]

@@ -12,15 +12,16 @@ To change what an email says, change its function here (the templates are in
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from eventsourcing.utils import get_topic
 
+from bookit.adapters import calendar as ical
 from bookit.aggregates.base import derived_id, event_id
-from bookit.aggregates.booking import Booking
+from bookit.aggregates.booking import CLAIMED_PURPOSE, Booking
 from bookit.aggregates.strikes import StrikeRecord
 from bookit.aggregates.venue import Venue
 from bookit.aggregates.waitlist import WaitlistSlot
@@ -34,6 +35,8 @@ class Email:
     subject_id: str
     context: dict[str, Any]
     message_id: str
+    to_name: str = ""  # the recipient's display name, if they gave one
+    calendar: ical.BookingTime | None = None  # the booking, for an iCalendar part
 
     @property
     def subject_line(self) -> str:
@@ -86,7 +89,7 @@ def booking_confirmed(facts: Facts) -> list[Email]:
         if booking.cancel_due is None
         else "We will ask you to confirm it the day before."
     )
-    return [_booking_email("booking-confirmed", facts, context)]
+    return [_booking_email("booking-confirmed", facts, context, _booking_time(facts))]
 
 
 @owes(Booking.Reminded)
@@ -95,8 +98,8 @@ def reminder(facts: Facts) -> list[Email]:
     booking_id, expires = str(booking.id), booking.starts_at
     context = _booking_context(facts)
     context |= {
-        "confirm_url": facts.links.url(Link("confirm", booking_id, booking.user, expires)),
-        "cancel_url": facts.links.url(Link("cancel", booking_id, booking.user, expires)),
+        "confirm_url": facts.links.url(Link("confirm", booking_id, expires)),
+        "cancel_url": facts.links.url(Link("cancel", booking_id, expires)),
         "confirm_by": local_time(booking.cancel_due, facts.venue.tz) if booking.cancel_due else "",
     }
     return [_booking_email("reminder", facts, context)]
@@ -108,12 +111,21 @@ def auto_cancelled(facts: Facts) -> list[Email]:
     context = _booking_context(facts)
     context["book_url"] = f"{facts.links.base_url}/venues/{booking.venue_id}"
     context["reason"] = facts.event.reason
-    return [_booking_email("auto-cancelled", facts, context)]
+    return [_booking_email("auto-cancelled", facts, context, _booking_time(facts, cancelled=True))]
+
+
+@owes(Booking.Cancelled)
+def booking_cancelled(facts: Facts) -> list[Email]:
+    """The owner cancelled: a receipt, and the calendar's cancellation of the invitation."""
+    booking: Booking = facts.state
+    context = _booking_context(facts)
+    context["book_url"] = f"{facts.links.base_url}/venues/{booking.venue_id}"
+    return [_booking_email("booking-cancelled", facts, context, _booking_time(facts, cancelled=True))]
 
 
 def _booking_context(facts: Facts) -> dict[str, Any]:
     booking: Booking = facts.state
-    context = _common(facts.venue, booking.date, booking.start, booking.end, booking.user)
+    context = _common(facts.venue, booking.date, booking.start, booking.end, booking.name)
     return context | {
         "booking_id": str(booking.id),
         "purpose": booking.purpose,
@@ -121,10 +133,33 @@ def _booking_context(facts: Facts) -> dict[str, Any]:
     }
 
 
-def _booking_email(kind: str, facts: Facts, context: dict[str, Any]) -> Email:
+def _booking_email(
+    kind: str, facts: Facts, context: dict[str, Any], calendar: ical.BookingTime | None = None
+) -> Email:
     booking: Booking = facts.state
     booking_id = str(booking.id)
-    return Email(kind, booking.user, booking_id, context, message_id(facts.event, booking_id))
+    return Email(
+        kind, booking.user, booking_id, context, message_id(facts.event, booking_id), booking.name, calendar
+    )
+
+
+def _booking_time(facts: Facts, cancelled: bool = False) -> ical.BookingTime:
+    """The booking for a calendar: its version at this event is the SEQUENCE, so the
+    cancellation (a later event) always outranks the invitation (its first)."""
+    booking: Booking = facts.state
+    return ical.BookingTime(
+        booking_id=str(booking.id),
+        sequence=facts.event.originator_version,
+        stamp=facts.event.timestamp,
+        starts_at=booking.starts_at,
+        ends_at=booking.ends_at,
+        tz=facts.venue.tz,
+        venue_name=facts.venue.name,
+        attendee=booking.user,
+        attendee_name=booking.name,
+        purpose=booking.purpose,
+        cancelled=cancelled,
+    )
 
 
 # Waitlist entries
@@ -148,12 +183,12 @@ def _offer_email(facts: Facts, entry_id: str) -> Email:
     context, entry, deadline = _entry_context(facts, entry_id)
     context |= {
         "deadline": local_time(deadline, facts.venue.tz, seconds=True),
-        "claim_url": facts.links.url(Link("claim", entry.entry_id, entry.user, deadline)),
-        "decline_url": facts.links.url(Link("decline", entry.entry_id, entry.user, deadline)),
+        "claim_url": facts.links.url(Link("claim", entry.entry_id, deadline)),
+        "decline_url": facts.links.url(Link("decline", entry.entry_id, deadline)),
         "minutes": max(1, round((deadline - facts.event.timestamp) / timedelta(minutes=1))),
         "others_offered": max(0, entry.together - 1),
     }
-    return _entry_email("waitlist-offer", facts, entry.user, context, entry.entry_id)
+    return _entry_email("waitlist-offer", facts, entry, context, entry.entry_id)
 
 
 @owes(WaitlistSlot.OfferTaken)
@@ -164,7 +199,7 @@ def waitlist_taken(facts: Facts) -> list[Email]:
     for entry_id in facts.event.entry_ids:
         context, entry, _ = _entry_context(facts, entry_id)
         context["position"] = slot.position(entry_id)
-        emails.append(_entry_email("waitlist-taken", facts, entry.user, context, entry_id))
+        emails.append(_entry_email("waitlist-taken", facts, entry, context, entry_id))
     return emails
 
 
@@ -172,15 +207,30 @@ def waitlist_taken(facts: Facts) -> list[Email]:
 def waitlist_expired(facts: Facts) -> list[Email]:
     context, entry, deadline = _entry_context(facts, facts.event.entry_id)
     context["deadline"] = local_time(deadline, facts.venue.tz, seconds=True)
-    return [_entry_email("waitlist-expired", facts, entry.user, context, entry.entry_id)]
+    return [_entry_email("waitlist-expired", facts, entry, context, entry.entry_id)]
 
 
 @owes(WaitlistSlot.Claimed)
 def waitlist_claimed(facts: Facts) -> list[Email]:
     context, entry, _ = _entry_context(facts, facts.event.entry_id)
+    slot: WaitlistSlot = facts.state
     booking_id = facts.event.booking_id
     context["booking_id"] = booking_id
-    return [_entry_email("waitlist-claimed", facts, entry.user, context, booking_id, about=entry.entry_id)]
+    # The claim made the booking (its first event), confirmed: the calendar's invitation.
+    calendar = ical.BookingTime(
+        booking_id=booking_id,
+        sequence=ical.FIRST_SEQUENCE,
+        stamp=facts.event.timestamp,
+        starts_at=slot.starts_at,
+        ends_at=slot.ends_at,
+        tz=facts.venue.tz,
+        venue_name=facts.venue.name,
+        attendee=entry.user,
+        attendee_name=entry.name,
+        purpose=CLAIMED_PURPOSE,
+    )
+    email = _entry_email("waitlist-claimed", facts, entry, context, booking_id, about=entry.entry_id)
+    return [replace(email, calendar=calendar)]
 
 
 @owes(WaitlistSlot.Closed)
@@ -188,7 +238,7 @@ def waitlist_closed(facts: Facts) -> list[Email]:
     emails = []
     for entry_id in facts.event.entry_ids:
         context, entry, _ = _entry_context(facts, entry_id)
-        emails.append(_entry_email("waitlist-closed", facts, entry.user, context, entry_id))
+        emails.append(_entry_email("waitlist-closed", facts, entry, context, entry_id))
     return emails
 
 
@@ -196,15 +246,16 @@ def _entry_context(facts: Facts, entry_id: str) -> tuple[dict[str, Any], Any, da
     """The context every waitlist email shares, the entry, and when its offer ends."""
     slot: WaitlistSlot = facts.state
     entry = slot.entry(entry_id)
-    context = _common(facts.venue, slot.date, slot.start, slot.end, entry.user)
+    context = _common(facts.venue, slot.date, slot.start, slot.end, entry.name)
     context["entry_id"] = entry_id
     return context, entry, entry.deadline or slot.starts_at
 
 
 def _entry_email(
-    kind: str, facts: Facts, to: str, context: dict[str, Any], subject_id: str, about: str | None = None
+    kind: str, facts: Facts, entry: Any, context: dict[str, Any], subject_id: str, about: str | None = None
 ) -> Email:
-    return Email(kind, to, subject_id, context, message_id(facts.event, about or subject_id))
+    mid = message_id(facts.event, about or subject_id)
+    return Email(kind, entry.user, subject_id, context, mid, entry.name)
 
 
 # Check-in, no-shows and suspensions (DESIGN rule 14)
@@ -216,9 +267,7 @@ def check_in_reminder(facts: Facts) -> list[Email]:
     assert booking.check_in_until is not None
     context = _booking_context(facts)
     context |= {
-        "check_in_url": facts.links.url(
-            Link("check-in", str(booking.id), booking.user, booking.check_in_until)
-        ),
+        "check_in_url": facts.links.url(Link("check-in", str(booking.id), booking.check_in_until)),
         "check_in_until": local_time(booking.check_in_until, facts.venue.tz),
     }
     return [_booking_email("check-in", facts, context)]
@@ -235,14 +284,15 @@ def no_show(facts: Facts) -> list[Email]:
         "strike_limit": rules.no_show_strikes,
         "strike_days": rules.strike_days,
     }
-    return [_booking_email("no-show", facts, context)]
+    # Released: the calendar's entry for it is cancelled, as for any other end of a booking.
+    return [_booking_email("no-show", facts, context, _booking_time(facts, cancelled=True))]
 
 
 @owes(StrikeRecord.Suspended)
 def suspended(facts: Facts) -> list[Email]:
     record: StrikeRecord = facts.state
     e = facts.event
-    context = _common(facts.venue, e.date, e.start, e.end, record.user)
+    context = _common(facts.venue, e.date, e.start, e.end, "")
     context |= {
         "booking_id": e.booking_id,
         "until": local_time(e.until, facts.venue.tz),
@@ -255,10 +305,10 @@ def suspended(facts: Facts) -> list[Email]:
 # What every email shares
 
 
-def _common(venue: Venue, date: str, start: str, end: str, user: str) -> dict[str, Any]:
+def _common(venue: Venue, date: str, start: str, end: str, name: str) -> dict[str, Any]:
     day = datetime.strptime(date, "%Y-%m-%d")
     return {
-        "user": user,
+        "name": name,  # greets by name, or just "Hello," without one
         "venue_name": venue.name,
         "date": f"{day:%A} {day.day} {day:%B %Y}",
         "start": start,

@@ -1,0 +1,80 @@
+"""Disputes answered from the record: `history`, `show` (now or `--as-of`), `explain`, `check`.
+
+Each command imports `bookit.audit` inside its function (see context.py: starting fast).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import click
+
+from bookit.entrypoints.cli.context import Context, main, pass_ctx
+from bookit.errors import BadInput, shown
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+
+@main.command()
+@click.argument("ident", metavar="ID")
+@click.option("--emails", is_flag=True, help="Weave in every email sent or refused about it.")
+@pass_ctx
+def history(ctx: Context, ident: str, emails: bool) -> None:
+    """The story of a booking, a waitlist entry or a waitlist slot, every event in order."""
+    from bookit import audit
+
+    found = audit.history(ctx.service, ident, emails=emails)
+    for step in found.steps:
+        if found.subject.kind == audit.BOOKING:
+            line = (
+                f"{step['at']}\t{step['topic']}\tby {step['actor']}\tcommand {step['command_id']}\t"
+                + json.dumps(step["data"], sort_keys=True)
+            )
+        else:
+            line = f"{step['at']}\t{step['text']}\tby {step['actor']}"
+            if found.subject.kind == audit.SLOT:
+                line += f"\t| {step['queue']}"
+        lines = [line] + [audit.history_email_line(e) for e in step.get("emails", ())]
+        ctx.emit(step, "\n".join(lines))
+
+
+@main.command()
+@click.argument("ident", metavar="ID")
+@click.option("--as-of", "as_of", default=None, metavar="INSTANT", help="ISO 8601 with offset.")
+@pass_ctx
+def show(ctx: Context, ident: str, as_of: str | None) -> None:
+    """A booking's or a waitlist entry's state, now or as it was at an instant."""
+    from bookit import audit
+
+    instant = None if as_of is None else _instant(as_of)
+    if instant is None:
+        row = audit.show_now(ctx.service, ident, ctx.clock())
+    else:
+        row = audit.as_of(ctx.service.app, ident, instant)
+    ctx.emit(row, "\n".join(f"{k}: {v}" for k, v in row.items()))
+
+
+@main.command()
+@click.argument("entry_id", metavar="ENTRY")
+@pass_ctx
+def explain(ctx: Context, entry_id: str) -> None:
+    """Who was ahead of a waitlist entry at each offer, and why."""
+    from bookit import audit
+
+    result = audit.explain(ctx.service, entry_id)
+    ctx.emit(result, "\n".join(audit.explain_lines(result)))
+
+
+def _instant(text: str) -> datetime:
+    from bookit.localtime import parse_instant
+
+    try:
+        return parse_instant(text)
+    except BadInput:
+        raise BadInput(
+            f"--as-of {shown(text)} is not an instant: use ISO 8601 with an offset, "
+            "e.g. 2026-12-05T08:00:00Z",
+            "bad_instant",
+        ) from None
