@@ -41,6 +41,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "cli_startup": {"venues": 2, "runs": 2},
         "memory": {"venues": 2, "first": 20, "total": 60},
         "scale": [{"workers": 1, "commands": 10, "venues": 2}, {"workers": 2, "commands": 10, "venues": 2}],
+        "api": {"venues": 1, "book": 5, "reads": 20},
     },
     "quick": {
         "raw_floor": {"aggregates": 1000, "read_passes": 3},
@@ -57,6 +58,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "cli_startup": {"venues": 5, "runs": 10},
         "scale": [{"workers": w, "commands": 300, "venues": 30} for w in (1, 2, 4)],
         "memory": {"venues": 20, "first": 1_000, "total": 5_000},
+        "api": {"venues": 5, "book": 150, "reads": 1000},
     },
     "full": {
         "raw_floor": {"aggregates": 5000, "read_passes": 3},
@@ -74,6 +76,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "cli_startup": {"venues": 5, "runs": 10},
         "scale": [{"workers": w, "commands": 3000, "venues": 100} for w in (1, 2, 4)],
         "memory": {"venues": 100, "first": 10_000, "total": 100_000},
+        "api": {"venues": 20, "book": 1000, "reads": 5000},
     },
 }
 
@@ -89,6 +92,7 @@ MODULES = {
     "cli_startup": "cli_startup",
     "scale": "scale",
     "memory": "memory",
+    "api": "api",
 }
 # Scenarios that also run on PostgreSQL when it is reachable; the rest measure the embedded store.
 ON_POSTGRES = {
@@ -189,6 +193,12 @@ def add_ratios(entry: dict[str, Any], floors: dict[str, dict[str, float]]) -> No
         return
     elif entry["name"] == "memory":
         ratios["commands_per_s"] = figures["commands_per_s"] / gcs
+    elif entry["name"] == "api":
+        # The floor here is the same work in-process, measured alongside (see bench/api.py).
+        ratios["api_book_per_s"] = figures["api_book_per_s"] / figures["direct_book_per_s"]
+        ratios["api_show_per_s"] = figures["api_show_per_s"] / figures["direct_show_per_s"]
+        entry["ratios"] = ratios
+        return
     elif entry["name"] == "month":
         ratios["ticks_per_s_in_raw_commands"] = entry["params"]["ticks"] / figures["wall_s"] / gcs
     entry["ratios"] = ratios
@@ -215,6 +225,11 @@ def goals(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
             value = ratios["tick_due_items_per_s"]
             what = f"tick due items/s / raw get+command+save, {e['params']['future']} future"
             goal(what, store, value, ">= 0.3", value >= 0.3)
+        if e["name"] == "api" and ratios:
+            what = "POST /api/bookings / service.bus.handle(BookVenue)"
+            goal(what, store, ratios["api_book_per_s"], ">= 0.7", ratios["api_book_per_s"] >= 0.7)
+            what = "GET /api/bookings/{id} / queries.booking (in-process)"
+            goal(what, store, ratios["api_show_per_s"], ">= 0.7", ratios["api_show_per_s"] >= 0.7)
         if e["name"] == "replay" and ratios:
             value = ratios["replay_events_per_s"]
             goal("replay events/s / raw read+decode", store, value, ">= 0.33", value >= 1 / 3)

@@ -29,6 +29,7 @@ SCENARIOS = {
     "month",
     "cli_startup",
     "memory",
+    "api",
 }
 
 
