@@ -16,6 +16,7 @@ from bookit.entrypoints.cli import (  # noqa: F401  (register commands)
     no_shows,
     operate,
     rules,
+    simulate,
     venues,
     waitlist,
 )
