@@ -35,6 +35,7 @@ SIZES: dict[str, dict[str, Any]] = {
             {"future": 40, "due": 10, "due_groups": 1, "idle_ticks": 2},
         ],
         "replay": {"events": 300},
+        "check": {"events": 300},
         "snapshots": {"histories": [100, 200], "repeats": 2},
         "month": {"venues": 1, "days": 1, "tick_minutes": 30},
         "cli_startup": {"venues": 2, "runs": 2},
@@ -50,6 +51,7 @@ SIZES: dict[str, dict[str, Any]] = {
             {"future": 10_000, "due": 100, "due_groups": 2, "idle_ticks": 20},
         ],
         "replay": {"events": 10_000},
+        "check": {"events": 10_000},
         "snapshots": {"histories": [100, 1000, 5000], "repeats": 5},
         "month": {"venues": 4, "days": 2, "tick_minutes": 1},
         "cli_startup": {"venues": 5, "runs": 10},
@@ -66,6 +68,7 @@ SIZES: dict[str, dict[str, Any]] = {
             {"future": 100_000, "due": 100, "due_groups": 5, "idle_ticks": 20},
         ],
         "replay": {"events": 120_000},
+        "check": {"events": 120_000},
         "snapshots": {"histories": [100, 1000, 5000, 10000], "repeats": 20},
         "month": {"venues": 50, "days": 30, "tick_minutes": 1},
         "cli_startup": {"venues": 5, "runs": 10},
@@ -80,6 +83,7 @@ MODULES = {
     "crud_peer": "crud_peer",
     "tick": "ticks",
     "replay": "replay",
+    "check": "check",
     "snapshots": "snapshots",
     "month": "month",
     "cli_startup": "cli_startup",
@@ -89,8 +93,8 @@ MODULES = {
 # Scenarios that also run on PostgreSQL when it is reachable; the rest measure the embedded store.
 ON_POSTGRES = {
     "smoke": (),
-    "quick": ("raw_floor", "commands", "crud_peer", "scale"),
-    "full": ("raw_floor", "commands", "crud_peer", "tick", "replay", "scale"),
+    "quick": ("raw_floor", "commands", "crud_peer", "check", "scale"),
+    "full": ("raw_floor", "commands", "crud_peer", "tick", "replay", "check", "scale"),
 }
 # Scenarios that need a server store: several worker processes on one database and one broker.
 POSTGRES_ONLY = {"scale"}
@@ -169,6 +173,8 @@ def add_ratios(entry: dict[str, Any], floors: dict[str, dict[str, float]]) -> No
         ratios["tick_nothing_due_in_raw_commands"] = figures["tick_nothing_due_ms"] / 1000 * gcs
     elif entry["name"] == "replay":
         ratios["replay_events_per_s"] = figures["replay_events_per_s"] / read
+    elif entry["name"] == "check":
+        ratios["check_events_per_s"] = figures["check_events_per_s"] / read
     elif entry["name"] == "snapshots":
         ratios = {k: v / 1000 * gcs for k, v in figures.items()}  # one load, in raw commands
     elif entry["name"] == "cli_startup":
@@ -207,6 +213,9 @@ def goals(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if e["name"] == "replay" and ratios:
             value = ratios["replay_events_per_s"]
             goal("replay events/s / raw read+decode", store, value, ">= 0.33", value >= 1 / 3)
+        if e["name"] == "check" and ratios:
+            value = ratios["check_events_per_s"]
+            goal("bookit check events/s / raw read+decode", store, value, ">= 0.25", value >= 0.25)
         if e["name"] == "cli_startup" and ratios:
             value = ratios["bookit_help_ms"]
             goal(

@@ -24,6 +24,7 @@ SCENARIOS = {
     "crud_peer",
     "tick",
     "replay",
+    "check",
     "snapshots",
     "month",
     "cli_startup",
