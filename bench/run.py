@@ -29,6 +29,7 @@ SIZES: dict[str, dict[str, Any]] = {
     "smoke": {
         "raw_floor": {"aggregates": 30, "read_passes": 1},
         "commands": {"venues": 1, "book": 6, "confirm": 3, "cancel": 2},
+        "rules": {"venues": 1, "book": 6, "users": 3, "rounds": 1},
         "crud_peer": {"venues": 1, "book": 6, "follow_every": 3},
         "tick": [
             {"future": 20, "due": 10, "due_groups": 1, "idle_ticks": 2},
@@ -41,10 +42,12 @@ SIZES: dict[str, dict[str, Any]] = {
         "cli_startup": {"venues": 2, "runs": 2},
         "memory": {"venues": 2, "first": 20, "total": 60},
         "scale": [{"workers": 1, "commands": 10, "venues": 2}, {"workers": 2, "commands": 10, "venues": 2}],
+        "api": {"venues": 1, "book": 5, "reads": 20},
     },
     "quick": {
         "raw_floor": {"aggregates": 1000, "read_passes": 3},
         "commands": {"venues": 5, "book": 150, "confirm": 75, "cancel": 40},
+        "rules": {"venues": 5, "book": 100, "users": 30, "rounds": 3},
         "crud_peer": {"venues": 5, "book": 150, "follow_every": 50},
         "tick": [
             {"future": 1_000, "due": 100, "due_groups": 2, "idle_ticks": 20},
@@ -57,10 +60,12 @@ SIZES: dict[str, dict[str, Any]] = {
         "cli_startup": {"venues": 5, "runs": 10},
         "scale": [{"workers": w, "commands": 300, "venues": 30} for w in (1, 2, 4)],
         "memory": {"venues": 20, "first": 1_000, "total": 5_000},
+        "api": {"venues": 5, "book": 150, "reads": 1000},
     },
     "full": {
         "raw_floor": {"aggregates": 5000, "read_passes": 3},
         "commands": {"venues": 20, "book": 1000, "confirm": 500, "cancel": 300},
+        "rules": {"venues": 20, "book": 400, "users": 100, "rounds": 3},
         "crud_peer": {"venues": 20, "book": 1000, "follow_every": 50},
         "tick": [
             {"future": 1_000, "due": 100, "due_groups": 5, "idle_ticks": 20},
@@ -74,12 +79,14 @@ SIZES: dict[str, dict[str, Any]] = {
         "cli_startup": {"venues": 5, "runs": 10},
         "scale": [{"workers": w, "commands": 3000, "venues": 100} for w in (1, 2, 4)],
         "memory": {"venues": 100, "first": 10_000, "total": 100_000},
+        "api": {"venues": 20, "book": 1000, "reads": 5000},
     },
 }
 
 MODULES = {
     "raw_floor": "raw_floor",
     "commands": "throughput",
+    "rules": "rules",
     "crud_peer": "crud_peer",
     "tick": "ticks",
     "replay": "replay",
@@ -89,6 +96,7 @@ MODULES = {
     "cli_startup": "cli_startup",
     "scale": "scale",
     "memory": "memory",
+    "api": "api",
 }
 # Scenarios that also run on PostgreSQL when it is reachable; the rest measure the embedded store.
 ON_POSTGRES = {
@@ -167,6 +175,10 @@ def add_ratios(entry: dict[str, Any], floors: dict[str, dict[str, float]]) -> No
     ratios: dict[str, float] = {}
     if entry["name"] in ("commands", "crud_peer", "scale"):
         ratios = {k: v / gcs for k, v in figures.items()}
+    elif entry["name"] == "rules":
+        # Issue 12: against the same run's booking rate without rules (and both against the floor).
+        ratios = {k: v / gcs for k, v in figures.items()}
+        ratios["all_rules_over_no_rules"] = figures["book_all_rules_per_s"] / figures["book_no_rules_per_s"]
     elif entry["name"] == "tick":
         due = entry["params"]["due"]
         ratios["tick_due_items_per_s"] = due / (figures["tick_due_ms"] / 1000) / gcs
@@ -187,6 +199,12 @@ def add_ratios(entry: dict[str, Any], floors: dict[str, dict[str, float]]) -> No
         return
     elif entry["name"] == "memory":
         ratios["commands_per_s"] = figures["commands_per_s"] / gcs
+    elif entry["name"] == "api":
+        # The floor here is the same work in-process, measured alongside (see bench/api.py).
+        ratios["api_book_per_s"] = figures["api_book_per_s"] / figures["direct_book_per_s"]
+        ratios["api_show_per_s"] = figures["api_show_per_s"] / figures["direct_show_per_s"]
+        entry["ratios"] = ratios
+        return
     elif entry["name"] == "month":
         ratios["ticks_per_s_in_raw_commands"] = entry["params"]["ticks"] / figures["wall_s"] / gcs
     entry["ratios"] = ratios
@@ -206,10 +224,18 @@ def goals(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 # owes an email (counted until it is delivered) at 0.3.
                 target = 0.5 if key.startswith("confirm") else 0.3
                 goal(f"local {key} / raw get+command+save", store, value, f">= {target}", value >= target)
+        if e["name"] == "rules" and ratios:
+            value = ratios["all_rules_over_no_rules"]
+            goal("book with every venue rule on / book with none", store, value, ">= 0.8", value >= 0.8)
         if e["name"] == "tick" and ratios:
             value = ratios["tick_due_items_per_s"]
             what = f"tick due items/s / raw get+command+save, {e['params']['future']} future"
             goal(what, store, value, ">= 0.3", value >= 0.3)
+        if e["name"] == "api" and ratios:
+            what = "POST /api/bookings / service.bus.handle(BookVenue)"
+            goal(what, store, ratios["api_book_per_s"], ">= 0.7", ratios["api_book_per_s"] >= 0.7)
+            what = "GET /api/bookings/{id} / queries.booking (in-process)"
+            goal(what, store, ratios["api_show_per_s"], ">= 0.7", ratios["api_show_per_s"] >= 0.7)
         if e["name"] == "replay" and ratios:
             value = ratios["replay_events_per_s"]
             goal("replay events/s / raw read+decode", store, value, ">= 0.33", value >= 1 / 3)

@@ -21,6 +21,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "run.py"
 SCENARIOS = {
     "raw_floor",
     "commands",
+    "rules",
     "crud_peer",
     "tick",
     "replay",
@@ -29,6 +30,7 @@ SCENARIOS = {
     "month",
     "cli_startup",
     "memory",
+    "api",
 }
 
 
