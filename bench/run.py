@@ -36,11 +36,13 @@ SIZES: dict[str, dict[str, Any]] = {
             {"future": 40, "due": 10, "due_groups": 1, "idle_ticks": 2},
         ],
         "replay": {"events": 300},
+        "check": {"events": 300},
         "snapshots": {"histories": [100, 200], "repeats": 2},
         "month": {"venues": 1, "days": 1, "tick_minutes": 30},
         "cli_startup": {"venues": 2, "runs": 2},
         "memory": {"venues": 2, "first": 20, "total": 60},
         "scale": [{"workers": 1, "commands": 10, "venues": 2}, {"workers": 2, "commands": 10, "venues": 2}],
+        "api": {"venues": 1, "book": 5, "reads": 20},
     },
     "quick": {
         "raw_floor": {"aggregates": 1000, "read_passes": 3},
@@ -52,11 +54,13 @@ SIZES: dict[str, dict[str, Any]] = {
             {"future": 10_000, "due": 100, "due_groups": 2, "idle_ticks": 20},
         ],
         "replay": {"events": 10_000},
+        "check": {"events": 10_000},
         "snapshots": {"histories": [100, 1000, 5000], "repeats": 5},
         "month": {"venues": 4, "days": 2, "tick_minutes": 1},
         "cli_startup": {"venues": 5, "runs": 10},
         "scale": [{"workers": w, "commands": 300, "venues": 30} for w in (1, 2, 4)],
         "memory": {"venues": 20, "first": 1_000, "total": 5_000},
+        "api": {"venues": 5, "book": 150, "reads": 1000},
     },
     "full": {
         "raw_floor": {"aggregates": 5000, "read_passes": 3},
@@ -69,11 +73,13 @@ SIZES: dict[str, dict[str, Any]] = {
             {"future": 100_000, "due": 100, "due_groups": 5, "idle_ticks": 20},
         ],
         "replay": {"events": 120_000},
+        "check": {"events": 120_000},
         "snapshots": {"histories": [100, 1000, 5000, 10000], "repeats": 20},
         "month": {"venues": 50, "days": 30, "tick_minutes": 1},
         "cli_startup": {"venues": 5, "runs": 10},
         "scale": [{"workers": w, "commands": 3000, "venues": 100} for w in (1, 2, 4)],
         "memory": {"venues": 100, "first": 10_000, "total": 100_000},
+        "api": {"venues": 20, "book": 1000, "reads": 5000},
     },
 }
 
@@ -84,17 +90,19 @@ MODULES = {
     "crud_peer": "crud_peer",
     "tick": "ticks",
     "replay": "replay",
+    "check": "check",
     "snapshots": "snapshots",
     "month": "month",
     "cli_startup": "cli_startup",
     "scale": "scale",
     "memory": "memory",
+    "api": "api",
 }
 # Scenarios that also run on PostgreSQL when it is reachable; the rest measure the embedded store.
 ON_POSTGRES = {
     "smoke": (),
-    "quick": ("raw_floor", "commands", "crud_peer", "scale"),
-    "full": ("raw_floor", "commands", "crud_peer", "tick", "replay", "scale"),
+    "quick": ("raw_floor", "commands", "crud_peer", "check", "scale"),
+    "full": ("raw_floor", "commands", "crud_peer", "tick", "replay", "check", "scale"),
 }
 # Scenarios that need a server store: several worker processes on one database and one broker.
 POSTGRES_ONLY = {"scale"}
@@ -177,6 +185,8 @@ def add_ratios(entry: dict[str, Any], floors: dict[str, dict[str, float]]) -> No
         ratios["tick_nothing_due_in_raw_commands"] = figures["tick_nothing_due_ms"] / 1000 * gcs
     elif entry["name"] == "replay":
         ratios["replay_events_per_s"] = figures["replay_events_per_s"] / read
+    elif entry["name"] == "check":
+        ratios["check_events_per_s"] = figures["check_events_per_s"] / read
     elif entry["name"] == "snapshots":
         ratios = {k: v / 1000 * gcs for k, v in figures.items()}  # one load, in raw commands
     elif entry["name"] == "cli_startup":
@@ -189,6 +199,12 @@ def add_ratios(entry: dict[str, Any], floors: dict[str, dict[str, float]]) -> No
         return
     elif entry["name"] == "memory":
         ratios["commands_per_s"] = figures["commands_per_s"] / gcs
+    elif entry["name"] == "api":
+        # The floor here is the same work in-process, measured alongside (see bench/api.py).
+        ratios["api_book_per_s"] = figures["api_book_per_s"] / figures["direct_book_per_s"]
+        ratios["api_show_per_s"] = figures["api_show_per_s"] / figures["direct_show_per_s"]
+        entry["ratios"] = ratios
+        return
     elif entry["name"] == "month":
         ratios["ticks_per_s_in_raw_commands"] = entry["params"]["ticks"] / figures["wall_s"] / gcs
     entry["ratios"] = ratios
@@ -215,9 +231,17 @@ def goals(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
             value = ratios["tick_due_items_per_s"]
             what = f"tick due items/s / raw get+command+save, {e['params']['future']} future"
             goal(what, store, value, ">= 0.3", value >= 0.3)
+        if e["name"] == "api" and ratios:
+            what = "POST /api/bookings / service.bus.handle(BookVenue)"
+            goal(what, store, ratios["api_book_per_s"], ">= 0.7", ratios["api_book_per_s"] >= 0.7)
+            what = "GET /api/bookings/{id} / queries.booking (in-process)"
+            goal(what, store, ratios["api_show_per_s"], ">= 0.7", ratios["api_show_per_s"] >= 0.7)
         if e["name"] == "replay" and ratios:
             value = ratios["replay_events_per_s"]
             goal("replay events/s / raw read+decode", store, value, ">= 0.33", value >= 1 / 3)
+        if e["name"] == "check" and ratios:
+            value = ratios["check_events_per_s"]
+            goal("bookit check events/s / raw read+decode", store, value, ">= 0.25", value >= 0.25)
         if e["name"] == "cli_startup" and ratios:
             value = ratios["bookit_help_ms"]
             goal(

@@ -25,10 +25,12 @@ SCENARIOS = {
     "crud_peer",
     "tick",
     "replay",
+    "check",
     "snapshots",
     "month",
     "cli_startup",
     "memory",
+    "api",
 }
 
 
