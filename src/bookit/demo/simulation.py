@@ -30,6 +30,7 @@ from bookit.adapters.mail import MaildirOutbox
 from bookit.aggregates.base import SYSTEM
 from bookit.bootstrap import bootstrap
 from bookit.config import Rules
+from bookit.demo.no_shows import no_show_figures
 from bookit.errors import BadInput, Refused
 from bookit.localtime import parse_date, parse_time, to_utc
 from bookit.projections.tables import emails_sent
@@ -84,6 +85,8 @@ class Simulation:
         attempts_per_slot: float = 3.0,
         start: datetime = START,
         rules: Rules | None = None,
+        check_in_minutes: int | None = None,
+        no_show_rate: float = 0.15,
     ) -> None:
         home = Path(home)
         self.clock = SimClock(start)
@@ -113,6 +116,9 @@ class Simulation:
         self._agenda: list[tuple[datetime, int, Action]] = []
         self._queued = 0
         self._mail_position = 0
+        # With check-in on (rule 14), owners check in when its email arrives, except this share.
+        self.check_in_minutes = check_in_minutes
+        self.no_show_rate = no_show_rate
 
     def close(self) -> None:
         self.service.close()
@@ -123,6 +129,13 @@ class Simulation:
             self._send(
                 c.RegisterVenue, actor=SYSTEM, name=venue.venue_id, tz=str(venue.tz), venue_id=venue.venue_id
             )
+            if self.check_in_minutes is not None:
+                self._send(
+                    c.SetVenueRules,
+                    actor=ADMIN,
+                    venue_id=venue.venue_id,
+                    check_in_minutes=self.check_in_minutes,
+                )
         for step in range(self.total_steps):
             step_start = self.start + step * self.step
             step_end = step_start + self.step
@@ -159,6 +172,7 @@ class Simulation:
             "queues_closed": topics["waitlist.closed"],
             "refused": sum(self.refused.values()),
             "emails": emails,
+            **no_show_figures(self.service.app),
         }
 
     # What people do of their own accord in one step: book (or queue), cancel, leave
@@ -233,6 +247,8 @@ class Simulation:
                 self.entries.pop(subject_id, None)
             elif kind == "auto-cancelled":
                 self.bookings.pop(subject_id, None)
+            elif kind == "check-in":
+                self._answer_check_in(recipient, subject_id)
 
     def _answer_reminder(self, owner: str, booking_id: str) -> None:
         """Most owners confirm, some cancel, some never answer (and are auto-cancelled)."""
@@ -242,6 +258,14 @@ class Simulation:
             self._at(later, partial(self._send, c.ConfirmBooking, actor=owner, booking_id=booking_id))
         elif choice < 0.8:
             self._at(later, partial(self._cancel, booking_id))
+
+    def _answer_check_in(self, owner: str, booking_id: str) -> None:
+        """Most owners turn up and check in within the window; the rest are no-shows."""
+        self.bookings.pop(booking_id, None)
+        if self.check_in_minutes is None or self.rng.random() < self.no_show_rate:
+            return
+        later = self.clock.now + timedelta(minutes=self.check_in_minutes * self.rng.uniform(0.0, 0.9))
+        self._at(later, partial(self._send, c.CheckIn, actor=owner, booking_id=booking_id))
 
     def _answer_offer(self, user: str, entry_id: str) -> None:
         """Most claim in time, a few too late, some decline, some let the offer run out."""

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
+from bookit import audit
 from bookit import commands as c
 from bookit.entrypoints.api import schemas as s
 from bookit.entrypoints.api.deps import ALWAYS, WITH_BODY, Caller, CallerDep, IdempotencyKey
@@ -71,9 +72,11 @@ def override(booking_id: UUID, caller: CallerDep, key: IdempotencyKey = None) ->
 
 @router.get("/{booking_id}/history", responses=ALWAYS | documented(403, 404))
 def history(booking_id: UUID, caller: CallerDep) -> list[s.HistoryEvent]:
-    """Every event of the booking in store order: what, when, by whom, by which command."""
+    """Every event of the booking in store order: what, when, by whom, by which command, and
+    the emails each one owed (sent or refused), as `bookit history ID --emails`."""
     _visible(caller, booking_id)
-    return [s.HistoryEvent(**row) for row in queries.history(caller.door.service.engine, str(booking_id))]
+    found = audit.history(caller.door.service, str(booking_id), emails=True)
+    return [s.HistoryEvent(**step) for step in found.steps]
 
 
 def _act(

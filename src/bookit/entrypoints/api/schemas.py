@@ -130,6 +130,16 @@ class WaitlistEntry(BaseModel):
     seconds_left: int | None = Field(None, description="seconds left to claim an open offer")
 
 
+class HistoryEmail(BaseModel):
+    kind: str
+    recipient: str
+    message_id: str
+    subject_id: str
+    outcome: str = Field(description="delivered, or refused for good by the mail server")
+    at: str
+    error: str | None = Field(None, description="the mail server's reply, when refused")
+
+
 class HistoryEvent(BaseModel):
     position: int
     aggregate_id: str
@@ -141,3 +151,5 @@ class HistoryEvent(BaseModel):
     booking_id: str | None
     entry_id: str | None
     data: dict[str, Any]
+    text: str | None = Field(None, description="the step in words (waitlist entries)")
+    emails: list[HistoryEmail] = Field(default_factory=list, description="emails this event owed")

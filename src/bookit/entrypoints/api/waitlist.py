@@ -9,6 +9,7 @@ from uuid import UUID
 
 from fastapi import APIRouter
 
+from bookit import audit
 from bookit import commands as c
 from bookit.entrypoints.api import schemas as s
 from bookit.entrypoints.api.deps import ALWAYS, WITH_BODY, Caller, CallerDep, IdempotencyKey
@@ -55,13 +56,15 @@ def leave(entry_id: UUID, caller: CallerDep, key: IdempotencyKey = None) -> s.En
 
 @router.get("/{entry_id}/history", responses=ALWAYS | documented(403, 404))
 def history(entry_id: UUID, caller: CallerDep) -> list[s.HistoryEvent]:
-    """Every event about the entry in store order (joined, offered, claimed, expired, ...)."""
+    """Every event about the entry in store order (joined, offered, claimed, expired, ...), each
+    in words, with the emails it owed, as `bookit history ENTRY --emails`."""
     engine = caller.door.service.engine
     row = queries.waitlist_entry(engine, str(entry_id))
     if row is None:
         raise NotFound("waitlist entry", entry_id)
     caller.may_see(row["user"], "waitlist entry")
-    return [s.HistoryEvent(**event) for event in queries.entry_history(engine, str(entry_id))]
+    found = audit.history(caller.door.service, str(entry_id), emails=True)
+    return [s.HistoryEvent(**step) for step in found.steps]
 
 
 def _act(caller: Caller, cls: type[c.Command], operation: str, key: str | None, entry_id: UUID) -> Any:

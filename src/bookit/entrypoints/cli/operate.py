@@ -102,12 +102,18 @@ def run(ctx: Context, every: float, once: bool) -> None:
 @click.option("--days", type=int, default=7, show_default=True)
 @click.option("--venues", type=int, default=3, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
+@click.option(
+    "--check-in-minutes",
+    type=click.IntRange(1, 1440),
+    default=None,
+    help="Venues ask for check-in; some owners do not turn up (no-shows are released).",
+)
 @pass_ctx
-def demo(ctx: Context, days: int, venues: int, seed: int) -> None:
+def demo(ctx: Context, days: int, venues: int, seed: int, check_in_minutes: int | None) -> None:
     """A simulated busy week with a fake clock, then a summary."""
     from bookit.demo.simulation import Simulation
 
-    sim = Simulation(ctx.home, venues=venues, days=days, seed=seed)
+    sim = Simulation(ctx.home, venues=venues, days=days, seed=seed, check_in_minutes=check_in_minutes)
     with click.progressbar(length=sim.total_steps, label="simulating", file=_progress_stream()) as bar:
         summary = sim.run(progress=bar.update)
     ctx.emit(summary, "\n".join(f"{k:>22}: {v}" for k, v in summary.items()))
