@@ -75,6 +75,7 @@ def test_schemathesis_finds_no_server_error_and_no_spec_violation(service: Servi
     print(f"\nschemathesis: {requests} requests, statuses {statuses}, {summary['test_cases']}")
     assert done.returncode == 0, done.stdout[-5000:]
     assert summary["failures"] == [] and summary["errors"] == []
-    assert summary["operations"]["tested"] == summary["operations"]["total"] == 16
+    # Every operation in the served spec (16 in the contract, and the routes added since).
+    assert summary["operations"]["tested"] == summary["operations"]["total"] >= 17
     assert 500 not in statuses
     assert requests >= 16 * examples
