@@ -73,6 +73,16 @@ MATRIX: dict[str, tuple[Request, tuple[int, int, int]]] = {
         lambda w: ("GET", "/api/venues/main-hall/availability?date=2026-12-03", None),
         (200, 200, 200),
     ),
+    "PUT /api/venues/{id}/rules": (
+        lambda w: ("PUT", "/api/venues/main-hall/rules", {"buffer_minutes": 10}),
+        (403, 403, 200),
+    ),
+    "GET /api/venues/{id}/rules": (lambda w: ("GET", "/api/venues/main-hall/rules", None), (200, 200, 200)),
+    # Allowed to the owner only; with no check-in rule at this venue the rule then says no (409).
+    "POST /api/bookings/{id}/check-in": (
+        lambda w: ("POST", f"/api/bookings/{w.booking()}/check-in", None),
+        (409, 403, 403),
+    ),
     "POST /api/bookings": (lambda w: ("POST", "/api/bookings", w.slot()), (201, 201, 201)),
     "GET /api/bookings?user=owner": (
         lambda w: ("GET", f"/api/bookings?user={OWNER}", None),

@@ -28,10 +28,11 @@ from api_story import ADMIN, SLOT, A, B, waitlist_story
 from bookit import commands as c
 from bookit.adapters.bus_client import send_and_wait
 from bookit.aggregates.base import SYSTEM
-from bookit.bootstrap import Service
+from bookit.bootstrap import Service, bootstrap
 from bookit.entrypoints.bus_worker import run_worker
-from bookit.entrypoints.cli.context import Context
+from bookit.entrypoints.service import Settings
 from bookit.projections import queries
+from conftest import FakeClock
 
 T0 = datetime.fromisoformat("2026-12-01T09:00:00+00:00")
 pytestmark = pytest.mark.servers
@@ -40,12 +41,12 @@ pytestmark = pytest.mark.servers
 @dataclass
 class BusWorld:
     people: People
-    workers: list[Context]
+    workers: list[Service]
     bus_url: str
+    clock: FakeClock
 
     def at(self, instant: str) -> None:
-        for ctx in self.workers:
-            ctx.now = datetime.fromisoformat(instant)
+        self.clock.set(datetime.fromisoformat(instant))
 
     def tick(self, instant: str) -> None:
         self.at(instant)
@@ -54,26 +55,28 @@ class BusWorld:
 
 @pytest.fixture
 def world(pg_store: str, rabbitmq: str, topology: object, tmp_path: Path) -> Iterator[BusWorld]:
-    workers = [Context(str(tmp_path / f"home{n}"), pg_store, rabbitmq, T0, False) for n in range(2)]
-    api_side = workers[0].service
+    clock = FakeClock(T0)
+    workers = [bootstrap(tmp_path / f"home{n}", store=pg_store, clock=clock) for n in range(2)]
+    api_side = workers[0]
     api_side.bus.handle(c.GrantAdmin(actor=SYSTEM, email=ADMIN))
     stop = threading.Event()
+    settings = Settings(every=3600, bus_url=rabbitmq)
     threads = [
-        threading.Thread(target=run_worker, args=(ctx, 3600, stop, False), daemon=True) for ctx in workers
+        threading.Thread(target=run_worker, args=(worker, settings, stop), daemon=True) for worker in workers
     ]
     for thread in threads:
         thread.start()
     try:
         with api_server(api_side, bus_url=rabbitmq) as base:
             people = People(base)
-            yield BusWorld(people, workers, rabbitmq)
+            yield BusWorld(people, workers, rabbitmq, clock)
             people.close()
     finally:
         stop.set()
         for thread in threads:
             thread.join(timeout=30)
-        for ctx in workers:
-            ctx.service.close()
+        for worker in workers:
+            worker.close()
 
 
 def test_the_seeds_waitlist_story_over_rabbitmq_and_postgres(world: BusWorld) -> None:
@@ -100,7 +103,7 @@ def test_a_double_click_on_claim_through_two_workers_has_one_winner(world: BusWo
         thread.join(timeout=90)
     assert sorted(r.status_code for r in answers) == [201, 409, 409, 409], [r.text for r in answers]
     assert {r.json()["code"] for r in answers if r.status_code == 409} == {"no_offer"}
-    engine = world.workers[0].service.engine
+    engine = world.workers[0].engine
     assert [b["user"] for b in queries.booking_list(engine) if b["waitlist_entry_id"] == entry] == [B]
 
 
@@ -113,7 +116,7 @@ def test_a_refused_first_attempt_is_replayed_over_the_bus(world: BusWorld) -> No
     assert world.people(A).post(f"/api/bookings/{booking}/cancel").status_code == 200
     again = world.people(B).post("/api/bookings", json=SLOT, headers=key)
     assert (again.status_code, again.json()) == (409, first.json())
-    engine = world.workers[0].service.engine
+    engine = world.workers[0].engine
     assert queries.booking_list(engine, user=B) == []
     kept = world.people(A).post("/api/bookings", json=SLOT, headers={"Idempotency-Key": "ann-again"})
     repeat = world.people(A).post("/api/bookings", json=SLOT, headers={"Idempotency-Key": "ann-again"})

@@ -21,13 +21,16 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "run.py"
 SCENARIOS = {
     "raw_floor",
     "commands",
+    "rules",
     "crud_peer",
     "tick",
     "replay",
+    "check",
     "snapshots",
     "month",
     "cli_startup",
     "memory",
+    "api",
 }
 
 

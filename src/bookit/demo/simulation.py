@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bookit import commands as c
-from bookit.adapters.mail import MaildirOutbox
+from bookit.adapters.mail import MaildirOutbox, Outbox
 from bookit.aggregates.base import SYSTEM
 from bookit.bootstrap import bootstrap
 from bookit.config import Rules
@@ -85,12 +85,14 @@ class Simulation:
         attempts_per_slot: float = 3.0,
         start: datetime = START,
         rules: Rules | None = None,
+        outbox: Outbox | None = None,
         check_in_minutes: int | None = None,
         no_show_rate: float = 0.15,
     ) -> None:
         home = Path(home)
         self.clock = SimClock(start)
-        self.service = bootstrap(home, clock=self.clock, rules=rules, outbox=MaildirOutbox(home / "outbox"))
+        outbox = outbox or MaildirOutbox(home / "outbox")
+        self.service = bootstrap(home, clock=self.clock, rules=rules, outbox=outbox)
         if self.service.app.recorder.max_notification_id():
             self.service.close()
             raise BadInput(

@@ -18,6 +18,7 @@ from email.policy import default as default_policy
 import jinja2
 
 from bookit.adapters import calendar as ical
+from bookit.adapters.mail import wire
 from bookit.adapters.mail.wording import LEADS, zone_label
 
 KINDS = (
@@ -114,31 +115,45 @@ def compose_email(
     # The two lines every email opens with, in text and HTML alike: why it came, what to do.
     values["why"], values["next_step"] = (line.render(values) for line in leads[kind])
 
-    message = EmailMessage(policy=_POLICY)
-    message["From"] = header_safe(sender)
-    message["To"] = Address(display_name=header_safe(to_name), addr_spec=to) if to_name else to
-    message["Subject"] = header_safe(subjects[kind].render(values))
-    message["Date"] = email.utils.format_datetime(sent_at)
-    message["Message-ID"] = message_id
-    message["X-BookIT-Kind"] = kind
-    # RFC 3834: sent by a machine, so autoresponders (out of office, ...) stay quiet.
-    message["Auto-Submitted"] = "auto-generated"
+    headers: list[wire.Header] = [
+        ("From", header_safe(sender)),
+        ("To", Address(display_name=header_safe(to_name), addr_spec=to) if to_name else to),
+        ("Subject", header_safe(subjects[kind].render(values))),
+        ("Date", email.utils.format_datetime(sent_at)),
+        ("Message-ID", message_id),
+        ("X-BookIT-Kind", kind),
+        # RFC 3834: sent by a machine, so autoresponders (out of office, ...) stay quiet.
+        ("Auto-Submitted", "auto-generated"),
+    ]
     if kind in _ENTRY_KINDS:
-        message["X-BookIT-Entry"] = header_safe(subject_id)
+        headers.append(("X-BookIT-Entry", header_safe(subject_id)))
     else:
-        message["X-BookIT-Booking"] = header_safe(subject_id)
+        headers.append(("X-BookIT-Booking", header_safe(subject_id)))
         # A claim is about both the new booking and the waitlist entry it came from.
         entry_id = values.get("entry_id")
         if kind == "waitlist-claimed" and entry_id:
-            message["X-BookIT-Entry"] = header_safe(str(entry_id))
-
-    message.set_content(text_env.get_template(f"{kind}.txt.j2").render(values))
-    message.add_alternative(html_env.get_template(f"{kind}.html.j2").render(values), subtype="html")
+            headers.append(("X-BookIT-Entry", header_safe(str(entry_id))))
+    parts: list[wire.Part] = [
+        ("plain", text_env.get_template(f"{kind}.txt.j2").render(values), ()),
+        ("html", html_env.get_template(f"{kind}.html.j2").render(values), ()),
+    ]
     if calendar is not None:
         # The iMIP way (RFC 6047): the same news once more, for calendars, as the last alternative.
-        message.add_alternative(
-            ical.invitation(calendar, sender), subtype="calendar", params={"method": ical.method_of(calendar)}
-        )
+        method = (("method", ical.method_of(calendar)),)
+        parts.append(("calendar", ical.invitation(calendar, sender), method))
+    return wire.composed(_POLICY, headers, parts, lambda: _built(headers, parts))
+
+
+def _built(headers: list[wire.Header], parts: list[wire.Part]) -> EmailMessage:
+    """The message the stdlib way: headers in order, the first part as the content, the others
+    as alternatives after it."""
+    message = EmailMessage(policy=_POLICY)
+    for name, value in headers:
+        message[name] = value
+    (_, first, _), *others = parts
+    message.set_content(first)
+    for subtype, body, params in others:
+        message.add_alternative(body, subtype=subtype, params=dict(params) or None)
     return message
 
 

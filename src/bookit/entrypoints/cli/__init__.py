@@ -16,8 +16,10 @@ from bookit.entrypoints.cli import (  # noqa: F401  (register commands)
     no_shows,
     operate,
     rules,
+    simulate,
     venues,
     waitlist,
+    whatif,
 )
 from bookit.entrypoints.cli.context import Context, main
 

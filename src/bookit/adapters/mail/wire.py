@@ -1,0 +1,151 @@
+"""An email's bytes, written straight from its headers and parts, as the stdlib would write them.
+
+Building an `EmailMessage` and flattening it costs several times what rendering its templates
+does: every header is parsed into an object and folded again, every part is assembled, and the
+generator compiles a regular expression per message to check its boundary. BookIT's emails all
+have one shape (headers, then a multipart/alternative of text parts), so `render` writes that
+shape directly, with the stdlib's own pieces where a byte could differ: each header is folded by
+the policy (memoised for values that repeat, like From and Subject), each body is encoded by
+the same function `set_content` uses (7bit, quoted-printable or base64, chosen by its rules),
+and each part's own headers are taken from a part the stdlib built once for that combination.
+Whatever `render` does not cover (a body that contains the boundary, an encoding it does not
+know) returns None, and the caller builds the message the stdlib way. tests/unit/test_email_wire.py compares
+the two byte for byte.
+
+`ComposedEmail` is an `EmailMessage` that carries those bytes and builds its parsed structure
+only if someone asks for it (a test reading a header, an SMTP transport flattening it again):
+the Maildir just writes the bytes.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import sys
+from collections.abc import Callable, Sequence
+from email.contentmanager import _encode_text  # type: ignore[attr-defined]  # what set_content uses
+from email.message import EmailMessage
+from email.policy import EmailPolicy
+from email.policy import default as default_policy
+from typing import Any
+
+Header = tuple[str, Any]  # (name, value as assigned: text, or an Address)
+Part = tuple[str, str, tuple[tuple[str, str], ...]]  # (text subtype, body, Content-Type params)
+# 8bit bodies come back as text with their non-ASCII bytes escaped as surrogates; the stdlib
+# writes those bytes back as they were.
+_ENCODINGS = frozenset({"7bit", "8bit", "quoted-printable", "base64"})
+
+
+def render(
+    policy: EmailPolicy[Any], headers: Sequence[Header], parts: Sequence[Part]
+) -> tuple[bytes, str] | None:
+    """(the message's bytes, its boundary), or None where only the stdlib knows the bytes."""
+    encoded = []
+    for subtype, body, params in parts:
+        cte, data = _encode_text(body, "utf-8", None, policy)
+        if cte not in _ENCODINGS:
+            return None
+        encoded.append((subtype, params, cte, data))
+    # The generator's boundary: fifteen '=', nineteen random digits, '=='. It would look for
+    # another if a body had a line starting with it; that is left to the stdlib.
+    boundary = "=" * 15 + f"{random.randrange(sys.maxsize):019d}" + "=="
+    if any(boundary in data for *_, data in encoded):
+        return None
+    out = [_fold(policy, name, value) for name, value in headers]
+    out.append(_fold(policy, "MIME-Version", "1.0"))
+    out.append(_fold(policy, "Content-Type", f'multipart/alternative; boundary="{boundary}"', cache=False))
+    out.append(b"\n")
+    delimiter = b"--" + boundary.encode("ascii")
+    for n, (subtype, params, cte, data) in enumerate(encoded):
+        out.append(delimiter + b"\n" if n == 0 else b"\n" + delimiter + b"\n")
+        out.append(_part_head(policy, n == 0, subtype, params, cte))
+        out.append(b"\n")
+        out.append(data.encode("ascii", "surrogateescape"))
+    out.append(b"\n" + delimiter + b"--\n")
+    return b"".join(out), boundary
+
+
+def _fold(policy: EmailPolicy[Any], name: str, value: Any, cache: bool = True) -> bytes:
+    if cache and isinstance(value, str):
+        return _folded(policy, name, value)
+    name, header = policy.header_store_parse(name, value)
+    return policy.fold_binary(name, header)
+
+
+@functools.lru_cache(maxsize=4096)
+def _folded(policy: EmailPolicy[Any], name: str, value: str) -> bytes:
+    name, header = policy.header_store_parse(name, value)
+    return policy.fold_binary(name, header)
+
+
+@functools.lru_cache(maxsize=64)
+def _part_head(
+    policy: EmailPolicy[Any], first: bool, subtype: str, params: tuple[tuple[str, str], ...], cte: str
+) -> bytes:
+    """A part's own header lines, from a part the stdlib builds the same way. The first part was
+    the message's own content before `add_alternative` moved it, so it has no MIME-Version."""
+    part = EmailMessage(policy=policy)
+    part.set_content("x\n", subtype=subtype, cte=cte, params=dict(params) or None)
+    if first:
+        del part["MIME-Version"]
+    return b"".join(policy.fold_binary(name, value) for name, value in part.raw_items())
+
+
+class ComposedEmail(EmailMessage):
+    """An email whose bytes are known; its parsed structure is built on first use."""
+
+    def __init__(
+        self,
+        policy: EmailPolicy[Any],
+        headers: Sequence[Header],
+        data: bytes,
+        build: Callable[[], EmailMessage],
+    ) -> None:
+        # Not EmailMessage.__init__: the state it would set up is what `build` makes, if needed.
+        self.policy = policy
+        self._lazy = (tuple(headers), data, build)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for what the instance lacks: the message's state, before it is built.
+        lazy = self.__dict__.pop("_lazy", None)
+        if lazy is None or name.startswith("__"):
+            if lazy is not None:
+                self._lazy = lazy
+            raise AttributeError(name)
+        self.__dict__.update(vars(lazy[2]()))
+        return getattr(self, name)
+
+    def get(self, name: str, failobj: Any = None) -> Any:
+        lazy = self.__dict__.get("_lazy")
+        if lazy is None or name.lower() in ("mime-version", "content-type"):
+            return super().get(name, failobj)
+        for key, value in lazy[0]:
+            if key.lower() == name.lower():
+                return self.policy.header_store_parse(key, value)[1]
+        return failobj
+
+    def as_bytes(self, unixfrom: bool = False, policy: Any = None) -> bytes:
+        lazy = self.__dict__.get("_lazy")
+        if lazy is not None and not unixfrom and policy in (None, self.policy, default_policy):
+            return bytes(lazy[1])
+        return super().as_bytes(unixfrom, policy)
+
+
+def composed(
+    policy: EmailPolicy[Any],
+    headers: Sequence[Header],
+    parts: Sequence[Part],
+    build: Callable[[], EmailMessage],
+) -> EmailMessage:
+    """The email `build` would make, as a ComposedEmail where `render` knows its bytes."""
+    rendered = render(policy, headers, parts)
+    if rendered is None:
+        return build()
+    data, boundary = rendered
+
+    def structure() -> EmailMessage:
+        message = build()
+        message.set_boundary(boundary)  # so that flattening it again gives the same bytes
+        return message
+
+    return ComposedEmail(policy, headers, data, structure)
