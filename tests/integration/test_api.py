@@ -4,6 +4,7 @@ problem documents a client gets for what it sends wrong."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from datetime import datetime
@@ -152,6 +153,13 @@ def test_malformed_unknown_and_oversized_bodies(service: Service, people: People
     json_header = {"Content-Type": "application/json"}
     _problem(ann.post("/api/bookings", content=b'{"venue_id": ', headers=json_header), 400, "malformed_json")
     _problem(ann.post("/api/bookings", content=b"not json at all"), 400, "malformed_json")
+    deep = b"[" * 30_000 + b"]" * 30_000  # valid JSON no parser should follow all the way down
+    _problem(ann.post("/api/bookings", content=deep, headers=json_header), 400, "malformed_json")
+    form = {"Content-Type": "application/x-www-form-urlencoded"}  # what `curl -d` sends by default
+    _problem(
+        ann.post("/api/bookings", content=b"venue_id=main-hall", headers=form), 415, "unsupported_media_type"
+    )
+    _problem(ann.post("/api/bookings", json=SLOT | {"date": "9999-12-31"}), 422, "bad_date")
     body = _problem(ann.post("/api/bookings", json=SLOT | {"sneaky": 1}), 422, "invalid_request")
     assert "sneaky" in body["detail"]
     _problem(ann.post("/api/bookings", json=[SLOT]), 422, "invalid_request")
@@ -162,6 +170,9 @@ def test_malformed_unknown_and_oversized_bodies(service: Service, people: People
         ann.post("/api/bookings", json=SLOT, headers={"Idempotency-Key": "k" * 201}), 422, "invalid_request"
     )
     assert events(service) == before
+    # JSON sent without a Content-Type is read as JSON.
+    untyped = ann.post("/api/bookings", content=json.dumps(SLOT).encode())
+    assert untyped.status_code == 201, untyped.text
 
 
 def test_every_routes_refusals(service: Service, people: People, hall: str) -> None:

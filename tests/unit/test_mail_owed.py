@@ -78,7 +78,9 @@ def test_a_new_booking_owes_its_owner_a_receipt_in_the_venue_zone() -> None:
     assert email.context["venue_name"] == "Main Hall"
     assert email.context["date"] == "Thursday 3 December 2026"
     assert email.context["tz"] == "Europe/Paris"
-    assert email.context["reminder_note"] == "We will ask you to confirm it the day before."
+    assert (
+        email.context["reminder_note"] == "Nothing to do now: we will ask you to confirm it the day before."
+    )
 
 
 def test_a_booking_claimed_from_the_waitlist_owes_no_receipt_of_its_own() -> None:
@@ -92,7 +94,7 @@ def test_a_reminder_carries_links_that_act_on_this_booking_and_name_nobody() -> 
     [email] = owed_by_last_event(booking)
     assert email.kind == "reminder"
     # The cancel deadline (12:00 UTC) as the venue's wall clock says it.
-    assert email.context["confirm_by"] == "Thursday 3 December 2026 13:00 (Europe/Paris)"
+    assert email.context["confirm_by"] == "13:00 on Thursday 3 December"
     for action in ("confirm", "cancel"):
         link = LINKS.read(email.context[f"{action}_url"].rsplit("/", 1)[1], NOW)
         assert (link.action, link.subject_id, link.expires_at) == (action, str(booking.id), START)
@@ -116,7 +118,7 @@ def test_an_offer_goes_to_the_first_in_line_with_its_deadline_and_minutes() -> N
     [email] = owed_by_last_event(slot)
     assert (email.kind, email.to, email.subject_id) == ("waitlist-offer", ANN, ann)
     assert email.context["minutes"] == 15
-    assert email.context["deadline"] == "Tuesday 1 December 2026 10:15:00 (Europe/Paris)"
+    assert email.context["deadline"] == "10:15 on Tuesday 1 December"
     claim = LINKS.read(email.context["claim_url"].rsplit("/", 1)[1], NOW)
     assert (claim.action, claim.subject_id, claim.expires_at) == ("claim", ann, NOW + timedelta(minutes=15))
 

@@ -89,7 +89,10 @@ class Mailer(TrackedFollower):
         if self.backoff.holds(now):
             return 0, follow_ups
         reported: Reported = []
-        passed = self.follow(lambda conn, page: self._step(conn, page, now, reported))
+        # An outbox that delivers each Message-ID once however often it is asked (the Maildir)
+        # takes a whole page's emails at once: a crash re-delivers them, which changes nothing.
+        step = self._page_step if getattr(self.outbox, "redelivery_is_harmless", False) else self._step
+        passed = self.follow(lambda conn, page: step(conn, page, now, reported))
         # A reminder counts as delivered once its record is committed (the position moved past it).
         return passed, follow_ups + [command for at, command in reported if at <= self.position]
 
@@ -120,6 +123,35 @@ class Mailer(TrackedFollower):
                 if delivered.sent and isinstance(event, Booking.Reminded):
                     reported.append((notification.id, _reminder_delivered(event, now)))
                 return Applied(index + 1)
+        return Applied(len(page))
+
+    def _page_step(
+        self,
+        conn: Connection,
+        page: Sequence[Notification],
+        now: datetime,
+        reported: list[tuple[int, c.Command]],
+    ) -> Applied:
+        """The whole page in one step: every email it owes in one delivery (one Maildir sync for
+        all of them), recorded in the step's one transaction."""
+        owed: list[tuple[int, Any, list[Email]]] = []
+        for notification in page:
+            if notification.topic in MAILED_TOPICS:
+                event = self.app.mapper.to_domain_event(notification)
+                owed.append((notification.id, event, records.still_owed(conn, self.emails_for(event))))
+        emails = [email for _, _, of_event in owed for email in of_event]
+        position_of_email = {id(email): position for position, _, of_event in owed for email in of_event}
+        done, delivered = self._deliver(emails, 0, now)
+        if delivered.error is not None:
+            # All or none: nothing of this page went out; the next allowed pass retries it.
+            self._back_off(conn, delivered.error, [], now)
+            return Applied(0, stop=True)
+        if self.backoff.failures:
+            self._end_back_off(conn)
+        records.record(conn, [(email, position_of_email[id(email)], why) for email, _, why in done], now)
+        for position, event, of_event in owed:
+            if of_event and isinstance(event, Booking.Reminded):
+                reported.append((position, _reminder_delivered(event, now)))
         return Applied(len(page))
 
     def emails_for(self, event: Any) -> list[Email]:
