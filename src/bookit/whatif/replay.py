@@ -16,9 +16,7 @@ only counts.
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -40,6 +38,7 @@ from bookit.policies.mail.mailer import Mailer
 from bookit.policies.mail.owed import Email
 from bookit.policies.mail.records import Record
 from bookit.projections.tables import due_timers
+from bookit.scratch import scratch_dir
 from bookit.whatif.changes import Changes
 from bookit.whatif.history import Action, History
 
@@ -66,12 +65,6 @@ class FakeClock:
         return self.now
 
 
-def scratch_dir() -> Path:
-    """A temporary directory, in memory where the system has one: a scratch store needs no disk."""
-    base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-    return Path(tempfile.mkdtemp(prefix="bookit-whatif-", dir=base))
-
-
 def replay(
     history: History,
     changes: Changes,
@@ -85,7 +78,7 @@ def replay(
     actions = [a for a in history.actions if until is None or a.at < until]
     if not actions:
         raise BookitError("there are no recorded actions to replay", "nothing_recorded")
-    scratch = scratch_dir()
+    scratch = scratch_dir("bookit-whatif-")
     clock = FakeClock(actions[0].at)
     outbox = CountingOutbox()
     rules = changes.rules(base_rules)
