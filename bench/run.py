@@ -203,6 +203,10 @@ def add_ratios(entry: dict[str, Any], floors: dict[str, dict[str, float]]) -> No
         ratios["api_show_per_s"] = figures["api_show_per_s"] / figures["direct_show_per_s"]
         entry["ratios"] = ratios
         return
+    elif entry["name"] == "whatif":
+        # Each recorded action or tick the replay re-ran, against the raw get+command+save rate.
+        replayed = figures["actions"] + figures["ticks"]
+        ratios["replayed_per_s_in_raw_commands"] = replayed / figures["baseline_wall_s"] / gcs
     elif entry["name"] == "month":
         ratios["ticks_per_s_in_raw_commands"] = entry["params"]["ticks"] / figures["wall_s"] / gcs
     entry["ratios"] = ratios

@@ -30,6 +30,7 @@ SCENARIOS = {
     "cli_startup",
     "memory",
     "api",
+    "whatif",
 }
 
 
