@@ -31,6 +31,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "commands": {"venues": 1, "book": 6, "confirm": 3, "cancel": 2},
         "rules": {"venues": 1, "book": 6, "users": 3, "rounds": 1},
         "crud_peer": {"venues": 1, "book": 6, "follow_every": 3},
+        "worker": {"venues": 1, "book": 6, "confirm": 3, "cancel": 2},
         "tick": [
             {"future": 20, "due": 10, "due_groups": 1, "idle_ticks": 2},
             {"future": 40, "due": 10, "due_groups": 1, "idle_ticks": 2},
@@ -49,6 +50,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "commands": {"venues": 5, "book": 150, "confirm": 75, "cancel": 40},
         "rules": {"venues": 5, "book": 100, "users": 30, "rounds": 3},
         "crud_peer": {"venues": 5, "book": 150, "follow_every": 50},
+        "worker": {"venues": 5, "book": 150, "confirm": 75, "cancel": 40},
         "tick": [
             {"future": 1_000, "due": 100, "due_groups": 2, "idle_ticks": 20},
             {"future": 10_000, "due": 100, "due_groups": 2, "idle_ticks": 20},
@@ -67,6 +69,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "commands": {"venues": 20, "book": 1000, "confirm": 500, "cancel": 300},
         "rules": {"venues": 20, "book": 400, "users": 100, "rounds": 3},
         "crud_peer": {"venues": 20, "book": 1000, "follow_every": 50},
+        "worker": {"venues": 20, "book": 1000, "confirm": 500, "cancel": 300},
         "tick": [
             {"future": 1_000, "due": 100, "due_groups": 5, "idle_ticks": 20},
             {"future": 10_000, "due": 100, "due_groups": 5, "idle_ticks": 20},
@@ -88,6 +91,7 @@ MODULES = {
     "commands": "throughput",
     "rules": "rules",
     "crud_peer": "crud_peer",
+    "worker": "worker",
     "tick": "ticks",
     "replay": "replay",
     "check": "check",
@@ -101,8 +105,8 @@ MODULES = {
 # Scenarios that also run on PostgreSQL when it is reachable; the rest measure the embedded store.
 ON_POSTGRES = {
     "smoke": (),
-    "quick": ("raw_floor", "commands", "crud_peer", "check", "scale"),
-    "full": ("raw_floor", "commands", "crud_peer", "tick", "replay", "check", "scale"),
+    "quick": ("raw_floor", "commands", "crud_peer", "worker", "check", "scale"),
+    "full": ("raw_floor", "commands", "crud_peer", "worker", "tick", "replay", "check", "scale"),
 }
 # Scenarios that need a server store: several worker processes on one database and one broker.
 POSTGRES_ONLY = {"scale"}
@@ -173,7 +177,7 @@ def add_ratios(entry: dict[str, Any], floors: dict[str, dict[str, float]]) -> No
         return
     gcs, read = floor.get("get_command_save_per_s", 0.0), floor.get("read_decode_per_s", 0.0)
     ratios: dict[str, float] = {}
-    if entry["name"] in ("commands", "crud_peer", "scale"):
+    if entry["name"] in ("commands", "crud_peer", "worker", "scale"):
         ratios = {k: v / gcs for k, v in figures.items()}
     elif entry["name"] == "rules":
         # Issue 12: against the same run's booking rate without rules (and both against the floor).
@@ -218,12 +222,13 @@ def goals(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     for e in entries:
         ratios, store = e.get("ratios") or {}, e["store"]
-        if e["name"] == "commands":
+        if e["name"] in ("commands", "worker"):
             for key, value in ratios.items():
                 # Issue 15: a command that owes no email at half the store's floor; one that
                 # owes an email (counted until it is delivered) at 0.3.
                 target = 0.5 if key.startswith("confirm") else 0.3
-                goal(f"local {key} / raw get+command+save", store, value, f">= {target}", value >= target)
+                where = "local" if e["name"] == "commands" else "worker"
+                goal(f"{where} {key} / raw get+command+save", store, value, f">= {target}", value >= target)
         if e["name"] == "rules" and ratios:
             value = ratios["all_rules_over_no_rules"]
             goal("book with every venue rule on / book with none", store, value, ">= 0.8", value >= 0.8)
@@ -292,7 +297,10 @@ def _against_crud(goal: Any, entries: list[dict[str, Any]], store: str) -> None:
     crud = figures.get("crud_peer")
     if not crud:
         return
-    pairs = [("commands", "book_per_s", "book_per_s", "local book")]
+    pairs = [
+        ("commands", "book_per_s", "book_per_s", "local book"),
+        ("worker", "book_per_s", "book_batched_per_s", "worker book"),
+    ]
     for bookit_name, bookit_key, crud_key, what in pairs:
         ours = figures.get(bookit_name, {}).get(bookit_key)
         if ours is None or crud_key not in crud:
