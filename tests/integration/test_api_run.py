@@ -74,3 +74,22 @@ def test_bookit_run_with_a_bus_serves_the_api_through_the_broker(
         assert (shown.status_code, shown.json()["status"]) == (200, "booked")
         taken = client.post("/api/bookings", json=slot)
         assert (taken.status_code, taken.json()["code"]) == (409, "slot_taken")
+
+
+def test_a_second_bookit_run_on_a_taken_port_says_so_in_one_line_and_keeps_working(
+    run_bookit: Start, tmp_path: Path
+) -> None:
+    first, base = run_bookit(SECRET)
+    port = base.rsplit(":", 1)[1]
+    # The same port again (the env var set by the fixture stays), another home: a second worker.
+    second = WorkerProcess(
+        ["--home", str(tmp_path / "other"), "run", "--every", "3600"], tmp_path / "second.log"
+    ).start()
+    try:
+        wait_until(lambda: "are not served" in second.output(), "the second run to report the port")
+        assert f"cannot listen on 127.0.0.1:{port}" in second.output()
+        assert "Traceback" not in second.output()
+        assert second.alive, "losing the port must not stop the service"
+        assert first.alive and httpx.get(f"{base}/api/venues", headers=AUTH).status_code == 200
+    finally:
+        second.stop()

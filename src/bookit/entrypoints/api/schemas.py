@@ -36,6 +36,7 @@ class NewBooking(_In):
     start: Time
     end: Time
     purpose: c.FreeText = ""
+    name: c.Name | None = Field(None, description="your name, as emails greet you")
 
 
 class Cancellation(_In):
@@ -49,6 +50,7 @@ class NewEntry(_In):
     end: Time
     priority: c.Priority | None = Field(None, description="admins only")
     user: c.Email | None = Field(None, description="admins only: put someone else in the queue")
+    name: c.Name | None = Field(None, description="the name emails greet whoever waits by")
 
 
 class Venue(BaseModel):
