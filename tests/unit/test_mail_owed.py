@@ -11,7 +11,6 @@ from uuid import uuid4
 
 import pytest
 
-from bookit.adapters.mail import compose_email
 from bookit.aggregates.base import SYSTEM, Cause
 from bookit.aggregates.booking import Booking
 from bookit.aggregates.offer_policy import OfferMode, OfferPolicy, QuietHours
@@ -21,6 +20,7 @@ from bookit.aggregates.venue_rules import VenueRules
 from bookit.aggregates.waitlist import WaitlistSlot
 from bookit.config import Rules
 from bookit.links import LinkSigner
+from bookit.policies.mail.mailer import compose
 from bookit.policies.mail.owed import MAILED_TOPICS, OWED, Facts, emails_owed
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -34,7 +34,7 @@ def cause(actor: str = SYSTEM, at: datetime = NOW) -> Cause:
     return Cause(actor=actor, command_id=str(uuid4()), at=at)
 
 
-def book(at: datetime = NOW, entry: str | None = None) -> Booking:
+def book(at: datetime = NOW, entry: str | None = None, venue_rules: VenueRules | None = None) -> Booking:
     return Booking.book(
         uuid4(),
         venue_id="main-hall",
@@ -48,6 +48,7 @@ def book(at: datetime = NOW, entry: str | None = None) -> Booking:
         rules=Rules(),
         cause=cause(ANN, at),
         waitlist_entry_id=entry,
+        venue_rules=venue_rules,
     )
 
 
@@ -203,20 +204,7 @@ def closed() -> WaitlistSlot:
 
 
 def with_check_in() -> Booking:
-    booking = Booking.book(
-        uuid4(),
-        venue_id="main-hall",
-        user=ANN,
-        date="2026-12-03",
-        start="15:00",
-        end="17:00",
-        starts_at=START,
-        ends_at=START + timedelta(hours=2),
-        purpose="Choir",
-        rules=Rules(),
-        cause=cause(ANN),
-        venue_rules=VenueRules(check_in_minutes=15),
-    )
+    booking = book(venue_rules=VenueRules(check_in_minutes=15))
     booking.open_check_in(cause(at=START))
     return booking
 
@@ -282,14 +270,5 @@ def test_every_owed_email_has_what_its_templates_need(event_type: type) -> None:
     emails = emails_owed(Facts(event, aggregate, VENUE, LINKS))
     assert emails
     for email in emails:
-        message = compose_email(
-            email.kind,
-            to=email.to,
-            message_id=email.message_id,
-            sent_at=NOW,
-            subject_id=email.subject_id,
-            context=email.context,
-            to_name=email.to_name,
-            calendar=email.calendar,
-        )  # a context key the templates need and were not given raises here
+        message = compose(email, NOW)  # a context key the templates need and were not given raises here
         assert message["To"] == email.to and message["X-BookIT-Kind"] == email.kind

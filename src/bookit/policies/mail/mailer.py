@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 
 from eventsourcing.application import Application
@@ -183,19 +184,7 @@ class Mailer(TrackedFollower):
         of them."""
         if not emails:
             return [], Delivered()
-        messages = [
-            compose_email(
-                email.kind,
-                to=email.to,
-                message_id=email.message_id,
-                sent_at=now,
-                subject_id=email.subject_id,
-                context=email.context,
-                to_name=email.to_name,
-                calendar=email.calendar,
-            )
-            for email in emails
-        ]
+        messages = [compose(email, now) for email in emails]
         delivered = self.outbox.deliver_all(messages)
         email_of = {id(message): email for message, email in zip(messages, emails, strict=True)}
         done: list[Record] = [(email_of[id(message)], position, None) for message in delivered.sent]
@@ -253,6 +242,20 @@ class Mailer(TrackedFollower):
         log.info("mail delivery resumed after %d failed attempts", self.backoff.failures)
         self.backoff = Backoff()
         backoff.save(conn, self.name, self.backoff)
+
+
+def compose(email: Email, sent_at: datetime) -> EmailMessage:
+    """The message for an owed email, as sent at `sent_at`."""
+    return compose_email(
+        email.kind,
+        to=email.to,
+        message_id=email.message_id,
+        sent_at=sent_at,
+        subject_id=email.subject_id,
+        context=email.context,
+        to_name=email.to_name,
+        calendar=email.calendar,
+    )
 
 
 def _reminder_delivered(event: Booking.Reminded, now: datetime) -> c.Command:
