@@ -40,6 +40,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "check": {"events": 300},
         "snapshots": {"histories": [100, 200], "repeats": 2},
         "month": {"venues": 1, "days": 1, "tick_minutes": 30},
+        "whatif": {"venues": 1, "days": 1, "tick_minutes": 30},
         "cli_startup": {"venues": 2, "runs": 2},
         "memory": {"venues": 2, "first": 20, "total": 60},
         "scale": [{"workers": 1, "commands": 10, "venues": 2}, {"workers": 2, "commands": 10, "venues": 2}],
@@ -59,6 +60,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "check": {"events": 10_000},
         "snapshots": {"histories": [100, 1000, 5000], "repeats": 5},
         "month": {"venues": 4, "days": 2, "tick_minutes": 1},
+        "whatif": {"venues": 4, "days": 2, "tick_minutes": 1},
         "cli_startup": {"venues": 5, "runs": 10},
         "scale": [{"workers": w, "commands": 300, "venues": 30} for w in (1, 2, 4)],
         "memory": {"venues": 20, "first": 1_000, "total": 5_000},
@@ -79,6 +81,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "check": {"events": 120_000},
         "snapshots": {"histories": [100, 1000, 5000, 10000], "repeats": 20},
         "month": {"venues": 50, "days": 30, "tick_minutes": 1},
+        "whatif": {"venues": 50, "days": 30, "tick_minutes": 1},
         "cli_startup": {"venues": 5, "runs": 10},
         "scale": [{"workers": w, "commands": 3000, "venues": 100} for w in (1, 2, 4)],
         "memory": {"venues": 100, "first": 10_000, "total": 100_000},
@@ -97,6 +100,7 @@ MODULES = {
     "check": "check",
     "snapshots": "snapshots",
     "month": "month",
+    "whatif": "whatif",
     "cli_startup": "cli_startup",
     "scale": "scale",
     "memory": "memory",
@@ -209,6 +213,10 @@ def add_ratios(entry: dict[str, Any], floors: dict[str, dict[str, float]]) -> No
         ratios["api_show_per_s"] = figures["api_show_per_s"] / figures["direct_show_per_s"]
         entry["ratios"] = ratios
         return
+    elif entry["name"] == "whatif":
+        # Each recorded action or tick the replay re-ran, against the raw get+command+save rate.
+        replayed = figures["actions"] + figures["ticks"]
+        ratios["replayed_per_s_in_raw_commands"] = replayed / figures["baseline_wall_s"] / gcs
     elif entry["name"] == "month":
         ratios["ticks_per_s_in_raw_commands"] = entry["params"]["ticks"] / figures["wall_s"] / gcs
     entry["ratios"] = ratios
@@ -241,6 +249,13 @@ def goals(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
             goal(what, store, ratios["api_book_per_s"], ">= 0.7", ratios["api_book_per_s"] >= 0.7)
             what = "GET /api/bookings/{id} / queries.booking (in-process)"
             goal(what, store, ratios["api_show_per_s"], ">= 0.7", ratios["api_show_per_s"] >= 0.7)
+        if e["name"] == "whatif" and e.get("figures"):
+            figures, p = e["figures"], e["params"]
+            what = f"whatif simulated days/s, {p['venues']} venues x {p['days']} days (goal at full size)"
+            value = figures["baseline_simulated_days_per_s"]
+            goal(what, store, value, ">= 0.5", value >= 0.5)
+            same = figures["baseline_equals_history"]
+            goal("whatif with unchanged rules equals history", store, float(same), "== 1", bool(same))
         if e["name"] == "replay" and ratios:
             value = ratios["replay_events_per_s"]
             goal("replay events/s / raw read+decode", store, value, ">= 0.33", value >= 1 / 3)

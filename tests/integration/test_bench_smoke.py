@@ -32,6 +32,7 @@ SCENARIOS = {
     "cli_startup",
     "memory",
     "api",
+    "whatif",
     "worker",  # through a real RabbitMQ: the one scenario that needs a server
 }
 

@@ -57,7 +57,7 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
-def test_whatif_with_unchanged_rules_reproduces_history_exactly(demo_home: Path) -> None:
+def test_rule_18_whatif_with_unchanged_rules_reproduces_history_and_writes_nothing(demo_home: Path) -> None:
     before = fingerprint(demo_home)
     report = whatif(demo_home)
     for name, (actual, imagined) in figures(report).items():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import click
@@ -136,7 +137,7 @@ def _read_only_engine(ctx: Context) -> Any:
 
     from bookit.bootstrap import store_env
 
-    _, url = store_env(__import__("pathlib").Path(ctx.home), ctx.store)
+    _, url = store_env(Path(ctx.home), ctx.store)
     if url.startswith("sqlite:///"):
         url = f"sqlite:///file:{url.removeprefix('sqlite:///')}?mode=ro&uri=true"
     return create_engine(url)
