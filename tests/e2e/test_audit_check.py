@@ -17,10 +17,10 @@ from bookit.bootstrap import bootstrap
 from .test_audit_history import seed_test3
 
 
-def forge_overlapping_booking(home: Path) -> tuple[str, str]:
+def forge_overlapping_booking(home: Path, store: str = "sqlite") -> tuple[str, str]:
     """Save a Booking and the VenueDay's IntervalTaken for it directly, skipping the schedule's
     conflict check: what a buggy use case would leave behind. Returns the two events' ids."""
-    service = bootstrap(home)
+    service = bootstrap(home, store)
     app = service.app
     day: VenueDay = app.repository.get(VenueDay.id_for("main-hall", "2026-12-05"))
     starts_at = datetime(2026, 12, 5, 11, 0, tzinfo=UTC)
