@@ -160,9 +160,9 @@ def book(engine: Engine, cmd: c.BookVenue, now: datetime, rules: Rules) -> str:
             "purpose": cmd.purpose,
             "confirmed": False,
             "reminder_note": (
-                "No confirmation is needed for this booking."
+                "Nothing more to do: this booking needs no confirmation."
                 if starts_at - rules.cancel_lead <= now
-                else "We will ask you to confirm it the day before."
+                else "Nothing to do now: we will ask you to confirm it the day before."
             ),
         }
         conn.execute(

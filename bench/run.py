@@ -31,13 +31,16 @@ SIZES: dict[str, dict[str, Any]] = {
         "commands": {"venues": 1, "book": 6, "confirm": 3, "cancel": 2},
         "rules": {"venues": 1, "book": 6, "users": 3, "rounds": 1},
         "crud_peer": {"venues": 1, "book": 6, "follow_every": 3},
+        "worker": {"venues": 1, "book": 6, "confirm": 3, "cancel": 2},
         "tick": [
             {"future": 20, "due": 10, "due_groups": 1, "idle_ticks": 2},
             {"future": 40, "due": 10, "due_groups": 1, "idle_ticks": 2},
         ],
         "replay": {"events": 300},
+        "check": {"events": 300},
         "snapshots": {"histories": [100, 200], "repeats": 2},
         "month": {"venues": 1, "days": 1, "tick_minutes": 30},
+        "whatif": {"venues": 1, "days": 1, "tick_minutes": 30},
         "cli_startup": {"venues": 2, "runs": 2},
         "memory": {"venues": 2, "first": 20, "total": 60},
         "scale": [{"workers": 1, "commands": 10, "venues": 2}, {"workers": 2, "commands": 10, "venues": 2}],
@@ -48,13 +51,16 @@ SIZES: dict[str, dict[str, Any]] = {
         "commands": {"venues": 5, "book": 150, "confirm": 75, "cancel": 40},
         "rules": {"venues": 5, "book": 100, "users": 30, "rounds": 3},
         "crud_peer": {"venues": 5, "book": 150, "follow_every": 50},
+        "worker": {"venues": 5, "book": 150, "confirm": 75, "cancel": 40},
         "tick": [
             {"future": 1_000, "due": 100, "due_groups": 2, "idle_ticks": 20},
             {"future": 10_000, "due": 100, "due_groups": 2, "idle_ticks": 20},
         ],
         "replay": {"events": 10_000},
+        "check": {"events": 10_000},
         "snapshots": {"histories": [100, 1000, 5000], "repeats": 5},
         "month": {"venues": 4, "days": 2, "tick_minutes": 1},
+        "whatif": {"venues": 4, "days": 2, "tick_minutes": 1},
         "cli_startup": {"venues": 5, "runs": 10},
         "scale": [{"workers": w, "commands": 300, "venues": 30} for w in (1, 2, 4)],
         "memory": {"venues": 20, "first": 1_000, "total": 5_000},
@@ -65,14 +71,17 @@ SIZES: dict[str, dict[str, Any]] = {
         "commands": {"venues": 20, "book": 1000, "confirm": 500, "cancel": 300},
         "rules": {"venues": 20, "book": 400, "users": 100, "rounds": 3},
         "crud_peer": {"venues": 20, "book": 1000, "follow_every": 50},
+        "worker": {"venues": 20, "book": 1000, "confirm": 500, "cancel": 300},
         "tick": [
             {"future": 1_000, "due": 100, "due_groups": 5, "idle_ticks": 20},
             {"future": 10_000, "due": 100, "due_groups": 5, "idle_ticks": 20},
             {"future": 100_000, "due": 100, "due_groups": 5, "idle_ticks": 20},
         ],
         "replay": {"events": 120_000},
+        "check": {"events": 120_000},
         "snapshots": {"histories": [100, 1000, 5000, 10000], "repeats": 20},
         "month": {"venues": 50, "days": 30, "tick_minutes": 1},
+        "whatif": {"venues": 50, "days": 30, "tick_minutes": 1},
         "cli_startup": {"venues": 5, "runs": 10},
         "scale": [{"workers": w, "commands": 3000, "venues": 100} for w in (1, 2, 4)],
         "memory": {"venues": 100, "first": 10_000, "total": 100_000},
@@ -85,10 +94,13 @@ MODULES = {
     "commands": "throughput",
     "rules": "rules",
     "crud_peer": "crud_peer",
+    "worker": "worker",
     "tick": "ticks",
     "replay": "replay",
+    "check": "check",
     "snapshots": "snapshots",
     "month": "month",
+    "whatif": "whatif",
     "cli_startup": "cli_startup",
     "scale": "scale",
     "memory": "memory",
@@ -97,8 +109,8 @@ MODULES = {
 # Scenarios that also run on PostgreSQL when it is reachable; the rest measure the embedded store.
 ON_POSTGRES = {
     "smoke": (),
-    "quick": ("raw_floor", "commands", "rules", "crud_peer", "scale"),
-    "full": ("raw_floor", "commands", "rules", "crud_peer", "tick", "replay", "scale"),
+    "quick": ("raw_floor", "commands", "rules", "crud_peer", "worker", "check", "scale"),
+    "full": ("raw_floor", "commands", "rules", "crud_peer", "worker", "tick", "replay", "check", "scale"),
 }
 # Scenarios that need a server store: several worker processes on one database and one broker.
 POSTGRES_ONLY = {"scale"}
@@ -169,7 +181,7 @@ def add_ratios(entry: dict[str, Any], floors: dict[str, dict[str, float]]) -> No
         return
     gcs, read = floor.get("get_command_save_per_s", 0.0), floor.get("read_decode_per_s", 0.0)
     ratios: dict[str, float] = {}
-    if entry["name"] in ("commands", "crud_peer", "scale"):
+    if entry["name"] in ("commands", "crud_peer", "worker", "scale"):
         ratios = {k: v / gcs for k, v in figures.items()}
     elif entry["name"] == "rules":
         # Issue 12: against the same run's booking rate without rules (and both against the floor).
@@ -181,6 +193,8 @@ def add_ratios(entry: dict[str, Any], floors: dict[str, dict[str, float]]) -> No
         ratios["tick_nothing_due_in_raw_commands"] = figures["tick_nothing_due_ms"] / 1000 * gcs
     elif entry["name"] == "replay":
         ratios["replay_events_per_s"] = figures["replay_events_per_s"] / read
+    elif entry["name"] == "check":
+        ratios["check_events_per_s"] = figures["check_events_per_s"] / read
     elif entry["name"] == "snapshots":
         ratios = {k: v / 1000 * gcs for k, v in figures.items()}  # one load, in raw commands
     elif entry["name"] == "cli_startup":
@@ -199,6 +213,10 @@ def add_ratios(entry: dict[str, Any], floors: dict[str, dict[str, float]]) -> No
         ratios["api_show_per_s"] = figures["api_show_per_s"] / figures["direct_show_per_s"]
         entry["ratios"] = ratios
         return
+    elif entry["name"] == "whatif":
+        # Each recorded action or tick the replay re-ran, against the raw get+command+save rate.
+        replayed = figures["actions"] + figures["ticks"]
+        ratios["replayed_per_s_in_raw_commands"] = replayed / figures["baseline_wall_s"] / gcs
     elif entry["name"] == "month":
         ratios["ticks_per_s_in_raw_commands"] = entry["params"]["ticks"] / figures["wall_s"] / gcs
     entry["ratios"] = ratios
@@ -212,12 +230,13 @@ def goals(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     for e in entries:
         ratios, store = e.get("ratios") or {}, e["store"]
-        if e["name"] == "commands":
+        if e["name"] in ("commands", "worker"):
             for key, value in ratios.items():
                 # Issue 15: a command that owes no email at half the store's floor; one that
                 # owes an email (counted until it is delivered) at 0.3.
                 target = 0.5 if key.startswith("confirm") else 0.3
-                goal(f"local {key} / raw get+command+save", store, value, f">= {target}", value >= target)
+                where = "local" if e["name"] == "commands" else "worker"
+                goal(f"{where} {key} / raw get+command+save", store, value, f">= {target}", value >= target)
         if e["name"] == "rules" and ratios:
             value = ratios["all_rules_over_no_rules"]
             goal("book with every venue rule on / book with none", store, value, ">= 0.8", value >= 0.8)
@@ -230,9 +249,19 @@ def goals(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
             goal(what, store, ratios["api_book_per_s"], ">= 0.7", ratios["api_book_per_s"] >= 0.7)
             what = "GET /api/bookings/{id} / queries.booking (in-process)"
             goal(what, store, ratios["api_show_per_s"], ">= 0.7", ratios["api_show_per_s"] >= 0.7)
+        if e["name"] == "whatif" and e.get("figures"):
+            figures, p = e["figures"], e["params"]
+            what = f"whatif simulated days/s, {p['venues']} venues x {p['days']} days (goal at full size)"
+            value = figures["baseline_simulated_days_per_s"]
+            goal(what, store, value, ">= 0.5", value >= 0.5)
+            same = figures["baseline_equals_history"]
+            goal("whatif with unchanged rules equals history", store, float(same), "== 1", bool(same))
         if e["name"] == "replay" and ratios:
             value = ratios["replay_events_per_s"]
             goal("replay events/s / raw read+decode", store, value, ">= 0.33", value >= 1 / 3)
+        if e["name"] == "check" and ratios:
+            value = ratios["check_events_per_s"]
+            goal("bookit check events/s / raw read+decode", store, value, ">= 0.25", value >= 0.25)
         if e["name"] == "cli_startup" and ratios:
             value = ratios["bookit_help_ms"]
             goal(
@@ -283,7 +312,10 @@ def _against_crud(goal: Any, entries: list[dict[str, Any]], store: str) -> None:
     crud = figures.get("crud_peer")
     if not crud:
         return
-    pairs = [("commands", "book_per_s", "book_per_s", "local book")]
+    pairs = [
+        ("commands", "book_per_s", "book_per_s", "local book"),
+        ("worker", "book_per_s", "book_batched_per_s", "worker book"),
+    ]
     for bookit_name, bookit_key, crud_key, what in pairs:
         ours = figures.get(bookit_name, {}).get(bookit_key)
         if ours is None or crud_key not in crud:

@@ -15,29 +15,15 @@ That says where the ceiling comes from.
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 import psycopg
 from common import FakeClock, fresh_store, rate, register_venues, service_for
-from kombu import Connection, Consumer, Producer, Queue
+from fleet import fleet
 from throughput import booking_slots
-
-from bookit.adapters.bus_topology import COMMANDS_KEY, Topology
-
-AMQP = os.environ.get("BOOKIT_BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672//")
-BOOKIT = str(Path(sys.executable).with_name("bookit"))
-START_TIMEOUT = 120.0
 
 _WAITS = """
 SELECT a.wait_event_type, l.locktype, c.relname
@@ -46,12 +32,6 @@ LEFT JOIN pg_locks l ON l.pid = a.pid AND NOT l.granted
 LEFT JOIN pg_class c ON c.oid = l.relation
 WHERE a.datname = current_database() AND a.state = 'active' AND a.pid <> pg_backend_pid()
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _what(wait_type: str | None, lock_type: str | None, relation: str | None) -> str:
@@ -96,127 +76,21 @@ def run(store: str, size: dict[str, Any]) -> dict[str, Any]:
         service = service_for(home, url, FakeClock())
         slots = booking_slots(register_venues(service, size["venues"]), count)
         service.close()
-        prefix = f"bench-{uuid4().hex[:10]}"
-        topology = Topology.from_env({"BOOKIT_BUS_PREFIX": prefix})
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BOOKIT_")} | {
-            "BOOKIT_HOME": str(home),
-            "BOOKIT_STORE": url,
-            "BOOKIT_BUS": AMQP,
-            "BOOKIT_BUS_PREFIX": prefix,
-            "BOOKIT_SECRET": "bench-link-secret-0123456789",
-            "BOOKIT_HTTP_HOST": "127.0.0.1",
-        }
-        logs = [open(home / f"worker-{n}.log", "w") for n in range(workers)]  # noqa: SIM115
-        procs = [
-            subprocess.Popen(
-                [BOOKIT, "run", "--every", "3600"],
-                env=env | {"BOOKIT_HTTP_PORT": str(_free_port())},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            for log in logs
+        bodies = [
+            {"type": "BookVenue", "command_id": str(uuid4()), "actor": f"owner{n:05d}@example.org"} | slot
+            for n, slot in enumerate(slots)
         ]
-        try:
-            with Connection(AMQP) as conn:
-                _wait_for_consumers(conn, topology, workers, procs, home)
-                seconds, refused, shares = _drive(conn, topology, slots, url)
-        finally:
-            for proc in procs:
-                proc.send_signal(signal.SIGTERM)
-            for proc in procs:
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-            for log in logs:
-                log.close()
-            _clean_broker(topology)
+        with fleet(home, url, workers) as running:
+            sampler = Sampler(url)
+            sampler.start()
+            seconds, replies = running.send(bodies)
+            sampler.stop.set()
+            sampler.join()
+    refused = [reply for reply in replies if not reply.get("ok")]
     if refused:
-        raise AssertionError(f"{refused} of {count} bookings were refused")
+        raise AssertionError(f"{len(refused)} of {count} bookings were refused: {refused[0]}")
     return {
         "figures": {"commands_per_s": rate(count, seconds)},
         "params": dict(size),
-        "waits": shares,
+        "waits": sampler.shares(),
     }
-
-
-def _wait_for_consumers(
-    conn: Connection, topology: Topology, workers: int, procs: list[Any], home: Path
-) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    channel = conn.channel()
-    while time.monotonic() < deadline:
-        for n, proc in enumerate(procs):
-            if proc.poll() is not None:
-                tail = (home / f"worker-{n}.log").read_text()[-500:]
-                raise RuntimeError(f"worker {n} exited with {proc.returncode}: {tail}")
-        try:
-            _, _, consumers = channel.queue_declare(queue=topology.queue, passive=True)
-        except conn.channel_errors:
-            channel = conn.channel()  # not declared yet; a failed passive declare closes the channel
-            consumers = 0
-        if consumers >= workers:
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"{workers} workers did not start consuming within {START_TIMEOUT:.0f}s")
-
-
-def _drive(
-    conn: Connection, topology: Topology, slots: list[dict[str, str]], url: str
-) -> tuple[float, int, dict[str, float]]:
-    """Publish every booking, wait for every reply; (seconds, refused, what sessions waited on)."""
-    replies = Queue(f"{topology.queue}.bench-replies.{uuid4().hex[:8]}", exclusive=True, auto_delete=True)
-    answered: dict[str, dict[str, Any]] = {}
-
-    def on_reply(body: Any, message: Any) -> None:
-        answered[message.properties["correlation_id"]] = json.loads(body) if isinstance(body, str) else body
-        message.ack()
-
-    channel = conn.channel()
-    with Consumer(channel, queues=[replies], callbacks=[on_reply], accept=["json"]):
-        producer = Producer(conn.channel())
-        sampler = Sampler(url)
-        sampler.start()
-        started = time.perf_counter()
-        for n, slot in enumerate(slots):
-            body = {"type": "BookVenue", "command_id": str(uuid4()), "actor": f"owner{n:05d}@example.org"}
-            producer.publish(
-                json.dumps(body | slot),
-                exchange=topology.command_exchange,
-                routing_key=COMMANDS_KEY,
-                reply_to=replies.name,
-                correlation_id=body["command_id"],
-                content_type="application/json",
-                content_encoding="utf-8",
-                declare=[topology.command_queue],
-            )
-        deadline = time.monotonic() + 60 + len(slots)
-        while len(answered) < len(slots):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"only {len(answered)} of {len(slots)} replies arrived")
-            try:
-                conn.drain_events(timeout=1)
-            except TimeoutError:
-                continue
-        seconds = time.perf_counter() - started
-        sampler.stop.set()
-        sampler.join()
-    refused = sum(1 for reply in answered.values() if not reply.get("ok"))
-    return seconds, refused, sampler.shares()
-
-
-def _clean_broker(topology: Topology) -> None:
-    with Connection(AMQP) as conn:
-        for kind, name in (
-            ("queue", topology.queue),
-            ("exchange", topology.exchange),
-            ("exchange", topology.events),
-        ):
-            channel = conn.channel()  # a failed delete closes its channel
-            try:
-                if kind == "queue":
-                    channel.queue_delete(name)
-                else:
-                    channel.exchange_delete(name)
-            except conn.channel_errors:
-                pass

@@ -68,14 +68,14 @@ def run(store: str, size: dict[str, int]) -> dict[str, Any]:
 
         figures["cancel_with_waitlist_per_s"] = rate(cancels, timed(cancel))
         figures["claim_per_s"] = rate(cancels, timed(claim))
-        emails = _emails_by_kind(service)
+        emails = emails_by_kind(service)
         service.close()
     if emails.get("waitlist-offer", 0) != cancels or emails.get("waitlist-claimed", 0) != cancels:
         raise AssertionError(f"every cancel should have made an offer and every claim a booking: {emails}")
     return {"figures": figures, "params": dict(size), "emails": emails}
 
 
-def _emails_by_kind(service: Any) -> dict[str, int]:
+def emails_by_kind(service: Any) -> dict[str, int]:
     from sqlalchemy import func, select
 
     from bookit.projections.tables import emails_sent

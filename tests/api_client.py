@@ -20,7 +20,7 @@ from bookit.bootstrap import Service
 from bookit.entrypoints.api import make_api
 from bookit.entrypoints.link_pages import serve_links
 
-SECRET = "test-secret-that-is-long-enough-for-hs256!"
+SECRET = "test-secret-long-enough-for-hs256-and-for-hs512-tokens-as-well!!"
 ENV = {"BOOKIT_API_SECRET": SECRET}
 
 

@@ -1,10 +1,10 @@
-"""Shared fixtures: a fake clock and a BookIT service on the embedded store in a temp home."""
+"""Shared fixtures: a fake clock (bookit.testing's) and a BookIT service on the embedded store
+in a temp home."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,22 +13,7 @@ import pytest
 from bookit import commands as c
 from bookit.aggregates.base import SYSTEM
 from bookit.bootstrap import Service, bootstrap
-
-
-@dataclass
-class FakeClock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
-
-    def set(self, instant: datetime) -> datetime:
-        self.now = instant
-        return self.now
+from bookit.testing import FakeClock  # the kit's own clock: we use what we ship
 
 
 @pytest.fixture

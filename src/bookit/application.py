@@ -21,7 +21,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder
 from bookit import commands as c
 from bookit import rules_use_cases
 from bookit.aggregates.admins import AdminRoster
-from bookit.aggregates.base import SYSTEM, Cause, derived_id
+from bookit.aggregates.base import Cause, derived_id
 from bookit.aggregates.booking import CLAIMED_PURPOSE, Booking
 from bookit.aggregates.offer_policy import OfferPolicy
 from bookit.aggregates.receipt import CommandReceipt
@@ -116,21 +116,14 @@ class BookIT(Application[UUID]):
     # Venues and admins
 
     def register_venue(self, cmd: c.RegisterVenue, cause: Cause) -> Outcome:
-        if cause.actor != SYSTEM and not self.is_admin(cause.actor):
-            raise Refused("only an admin may register a venue", "not_admin")
         venue_id = cmd.venue_id or _slug(cmd.name)
+        venue = Venue.register(venue_id, cmd.name, cmd.tz, cause, actor_is_admin=self.is_admin(cause.actor))
         if self._maybe(Venue, Venue.id_for(venue_id)) is not None:
             raise Refused(f"venue {shown(venue_id)} already exists", "venue_exists")
-        venue = Venue.register(venue_id, cmd.name, cmd.tz, cause)
         return self._commit(cmd, cause, {"venue_id": venue_id}, venue)
 
     def grant_admin(self, cmd: c.GrantAdmin, cause: Cause) -> Outcome:
-        roster = self._maybe(AdminRoster, AdminRoster.ID)
-        # The local operator (CLI with access to the store) bootstraps the first admin;
-        # after that only admins grant the role.
-        if cause.actor != SYSTEM and (roster is None or not roster.is_admin(cause.actor)):
-            raise Refused("only an admin may grant the admin role", "not_admin")
-        roster = roster or AdminRoster.start(cause)
+        roster = self._maybe(AdminRoster, AdminRoster.ID) or AdminRoster.start(cause)
         roster.grant(cmd.email, cause)
         return self._commit(cmd, cause, {"admin": cmd.email}, roster)
 
@@ -217,19 +210,12 @@ class BookIT(Application[UUID]):
 
     def join_waitlist(self, cmd: c.JoinWaitlist, cause: Cause) -> Outcome:
         user = cmd.user or cause.actor
-        actor_is_admin = self.is_admin(cause.actor)
-        if cmd.priority is not None and not actor_is_admin:
-            raise Refused("only an admin may set a waitlist priority", "not_admin")
-        if user != cause.actor and not actor_is_admin:
-            raise Refused("only an admin may add someone else to a waitlist", "not_admin")
+        WaitlistSlot.check_joiner(user, cmd.priority, cause, actor_is_admin=self.is_admin(cause.actor))
         venue = self._venue(cmd.venue_id)
         starts_at, ends_at = self._instants(venue, cmd.date, cmd.start, cmd.end, cause)
         rules_use_cases.admit_to_queue(self, venue, user, starts_at, ends_at, cause)
         day = self._venue_day(cmd.venue_id, cmd.date, cause)
-        if day.booked_by(user, starts_at, ends_at):
-            raise Refused("you already have a booking for this slot", "already_booked")
-        if day.is_free(starts_at, ends_at, venue.rules.buffer_minutes):
-            raise Refused("slot is free: book it instead of joining its waitlist", "slot_free")
+        day.check_queueable(user, starts_at, ends_at, venue.rules.buffer_minutes)
         slot_id = WaitlistSlot.id_for(cmd.venue_id, cmd.date, cmd.start, cmd.end)
         slot = self._maybe(WaitlistSlot, slot_id) or WaitlistSlot.open(
             cmd.venue_id,
@@ -255,15 +241,15 @@ class BookIT(Application[UUID]):
 
     def leave_waitlist(self, cmd: c.LeaveWaitlist, cause: Cause) -> Outcome:
         slot = self._slot_of_entry(cmd.entry_id)
-        self._only_its_owner(slot, cmd.entry_id, cause, "leave")
-        gave_up_offer = slot.leave(str(cmd.entry_id), cause)
+        gave_up_offer = slot.leave(
+            str(cmd.entry_id), cause, owner=self._owner_if_forgotten(slot, cmd.entry_id)
+        )
         changed = self._pass_offer_on(slot, str(cmd.entry_id), cause) if gave_up_offer else [slot]
         return self._commit(cmd, cause, {"entry_id": str(cmd.entry_id)}, *changed)
 
     def decline_offer(self, cmd: c.DeclineOffer, cause: Cause) -> Outcome:
         slot = self._slot_of_entry(cmd.entry_id)
-        self._only_its_owner(slot, cmd.entry_id, cause, "decline")
-        slot.decline(str(cmd.entry_id), cause)
+        slot.decline(str(cmd.entry_id), cause, owner=self._owner_if_forgotten(slot, cmd.entry_id))
         changed = self._pass_offer_on(slot, str(cmd.entry_id), cause)
         return self._commit(cmd, cause, {"entry_id": str(cmd.entry_id)}, *changed)
 
@@ -286,12 +272,12 @@ class BookIT(Application[UUID]):
 
     def claim_offer(self, cmd: c.ClaimOffer, cause: Cause) -> Outcome:
         slot = self._slot_of_entry(cmd.entry_id)
-        self._only_its_owner(slot, cmd.entry_id, cause, "claim")
+        owner = self._owner_if_forgotten(slot, cmd.entry_id)
         read_at_version = slot.version
         entry_id = str(cmd.entry_id)
         booking_id = derived_id("booking", cmd.command_id)
         claimant = slot.entries.get(entry_id)  # read first: a claim may end other offers too
-        slot.claim(entry_id, booking_id, cause)
+        slot.claim(entry_id, booking_id, cause, owner=owner)
         name = claimant.name if claimant is not None else ""
         venue = self._venue(slot.venue_id)
         day = self._venue_day(slot.venue_id, slot.date, cause)
@@ -462,14 +448,12 @@ class BookIT(Application[UUID]):
         ticket = self._get(WaitlistTicket, entry_id, "waitlist entry")
         return self._get(WaitlistSlot, UUID(ticket.slot_id), "waitlist slot")
 
-    def _only_its_owner(self, slot: WaitlistSlot, entry_id: UUID, cause: Cause, action: str) -> None:
-        """The slot refuses strangers itself while an entry is in the queue; once out, the slot
-        forgets the entry (so its snapshots stay small) and the entry's ticket says whose it was."""
+    def _owner_if_forgotten(self, slot: WaitlistSlot, entry_id: UUID) -> str | None:
+        """Whose an entry is, from its ticket, once its slot has forgotten it (out of the queue):
+        what the slot needs to refuse a stranger then (rule 10)."""
         if str(entry_id) in slot.entries:
-            return
-        ticket = self._get(WaitlistTicket, entry_id, "waitlist entry")
-        if ticket.user != cause.actor:
-            raise Refused(f"only the owner may {action} this waitlist entry", "not_owner")
+            return None
+        return self._get(WaitlistTicket, entry_id, "waitlist entry").user
 
     def _active_entries(self, allowance: WaitlistAllowance) -> int:
         active = 0

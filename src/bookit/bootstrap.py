@@ -77,6 +77,7 @@ def bootstrap(
     clock: Clock = system_clock,
     rules: Rules | None = None,
     outbox: Outbox | None = None,
+    mailer_class: type[Mailer] = Mailer,
 ) -> Service:
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
@@ -87,7 +88,7 @@ def bootstrap(
         engine = make_engine(read_url)
     projector = Projector(app, engine)
     links = LinkSigner(link_secret(home), os.environ.get("BOOKIT_LINK_BASE", "http://127.0.0.1:8080"))
-    mailer = Mailer(
+    mailer = mailer_class(
         app,
         engine,
         outbox or make_outbox(home),

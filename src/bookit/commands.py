@@ -56,8 +56,12 @@ def _free_text(value: str) -> str:
     return value
 
 
+LAST_YEAR = 9000  # far beyond any booking; keeps every instant and calendar sum inside datetime
+
+
 def _date(value: str) -> str:
-    parse_date(value)
+    if parse_date(value).year > LAST_YEAR:
+        raise BadInput(f"date {shown(value)} is too far ahead (after {LAST_YEAR})", "bad_date")
     return value
 
 

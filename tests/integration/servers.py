@@ -127,6 +127,13 @@ def bookit_json(*args: str) -> tuple[int, dict[str, Any]]:
     return done.returncode, json.loads(lines[-1]) if lines else {}
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 @dataclass
 class WorkerProcess:
     """`bookit ... run` as a child process; its log is kept for the failure message."""
@@ -136,8 +143,11 @@ class WorkerProcess:
     proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     def start(self) -> WorkerProcess:
+        # Each worker serves its link pages and API on a port of its own (the default, 8080, is
+        # one for the whole machine, and other tests' workers may be running).
+        env = {"BOOKIT_HTTP_PORT": str(free_port())} | dict(os.environ)
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen([BOOKIT, *self.args], stdout=out, stderr=out, env=os.environ)
+            self.proc = subprocess.Popen([BOOKIT, *self.args], stdout=out, stderr=out, env=env)
         return self
 
     def kill(self, sig: int = signal.SIGKILL) -> None:

@@ -4,6 +4,7 @@ problem documents a client gets for what it sends wrong."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from datetime import datetime
@@ -18,6 +19,7 @@ from api_story import ADMIN, SLOT, A, B, C, waitlist_story
 from bookit import commands as c
 from bookit.aggregates.base import SYSTEM
 from bookit.bootstrap import Service, bootstrap
+from bookit.errors import BookitError
 from bookit.projections import queries
 from conftest import FakeClock
 
@@ -151,6 +153,13 @@ def test_malformed_unknown_and_oversized_bodies(service: Service, people: People
     json_header = {"Content-Type": "application/json"}
     _problem(ann.post("/api/bookings", content=b'{"venue_id": ', headers=json_header), 400, "malformed_json")
     _problem(ann.post("/api/bookings", content=b"not json at all"), 400, "malformed_json")
+    deep = b"[" * 30_000 + b"]" * 30_000  # valid JSON no parser should follow all the way down
+    _problem(ann.post("/api/bookings", content=deep, headers=json_header), 400, "malformed_json")
+    form = {"Content-Type": "application/x-www-form-urlencoded"}  # what `curl -d` sends by default
+    _problem(
+        ann.post("/api/bookings", content=b"venue_id=main-hall", headers=form), 415, "unsupported_media_type"
+    )
+    _problem(ann.post("/api/bookings", json=SLOT | {"date": "9999-12-31"}), 422, "bad_date")
     body = _problem(ann.post("/api/bookings", json=SLOT | {"sneaky": 1}), 422, "invalid_request")
     assert "sneaky" in body["detail"]
     _problem(ann.post("/api/bookings", json=[SLOT]), 422, "invalid_request")
@@ -161,6 +170,9 @@ def test_malformed_unknown_and_oversized_bodies(service: Service, people: People
         ann.post("/api/bookings", json=SLOT, headers={"Idempotency-Key": "k" * 201}), 422, "invalid_request"
     )
     assert events(service) == before
+    # JSON sent without a Content-Type is read as JSON.
+    untyped = ann.post("/api/bookings", content=json.dumps(SLOT).encode())
+    assert untyped.status_code == 201, untyped.text
 
 
 def test_every_routes_refusals(service: Service, people: People, hall: str) -> None:
@@ -212,3 +224,71 @@ def test_every_routes_refusals(service: Service, people: People, hall: str) -> N
     # no such route or method: still a problem
     _problem(ann.get("/api/nothing-here"), 404, "no_such_route")
     _problem(ann.put("/api/bookings"), 405, "method_not_allowed")
+
+
+def test_rule_17_the_api_refuses_exactly_what_the_local_bus_refuses(
+    service: Service, people: People, hall: str
+) -> None:
+    """The same request through HTTP and through `service.bus.handle` (the CLI's way): the same
+    code for every refusal, and nothing written by either."""
+    booking = people(A).post("/api/bookings", json=SLOT).json()["booking_id"]
+    nowhere = SLOT | {"venue_id": "nowhere"}
+    cases: list[tuple[str, str, dict[str, Any] | None, type[c.Command], dict[str, Any]]] = [
+        ("POST", "/api/bookings", SLOT, c.BookVenue, dict(SLOT)),
+        ("POST", f"/api/bookings/{booking}/confirm", None, c.ConfirmBooking, {"booking_id": booking}),
+        ("POST", f"/api/bookings/{booking}/override", None, c.WaiveAutoCancel, {"booking_id": booking}),
+        (
+            "POST",
+            "/api/waitlist",
+            SLOT | {"start": "13:00", "end": "14:00"},
+            c.JoinWaitlist,
+            SLOT | {"start": "13:00", "end": "14:00"},
+        ),
+        ("POST", "/api/waitlist", SLOT | {"priority": 3}, c.JoinWaitlist, SLOT | {"priority": 3}),
+        ("POST", "/api/bookings", nowhere, c.BookVenue, nowhere),
+    ]
+    for method, path, body, cls, fields in cases:
+        before = events(service)
+        answer = people(B).request(method, path, json=body)
+        with pytest.raises(BookitError) as local:
+            service.bus.handle(c.build(cls, actor=B, **fields))
+        assert answer.json()["code"] == local.value.code, path
+        assert answer.json()["detail"] == local.value.message
+        assert events(service) == before
+
+
+CONTRACT_ROUTES = {
+    ("post", "/api/venues"),
+    ("get", "/api/venues"),
+    ("get", "/api/venues/{venue_id}/availability"),
+    ("post", "/api/bookings"),
+    ("get", "/api/bookings"),
+    ("get", "/api/bookings/{booking_id}"),
+    ("post", "/api/bookings/{booking_id}/confirm"),
+    ("post", "/api/bookings/{booking_id}/cancel"),
+    ("post", "/api/bookings/{booking_id}/override"),
+    ("get", "/api/bookings/{booking_id}/history"),
+    ("post", "/api/waitlist"),
+    ("get", "/api/waitlist/mine"),
+    ("post", "/api/waitlist/{entry_id}/claim"),
+    ("post", "/api/waitlist/{entry_id}/decline"),
+    ("delete", "/api/waitlist/{entry_id}"),
+    ("get", "/api/waitlist/{entry_id}/history"),
+}
+
+
+def test_the_openapi_document_describes_every_contract_route_and_the_docs_load_it(people: People) -> None:
+    spec = people(A).get("/api/openapi.json").json()
+    assert spec["openapi"].startswith("3.")
+    served = {(method, path) for path, item in spec["paths"].items() for method in item}
+    assert served >= CONTRACT_ROUTES
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    for method, path in CONTRACT_ROUTES:
+        operation = spec["paths"][path][method]
+        assert operation["security"] == [{"HTTPBearer": []}], path
+        problems = {
+            s for s, r in operation["responses"].items() if "application/problem+json" in r["content"]
+        }
+        assert {"401", "422", "503"} <= problems, path
+    docs = people(A).get("/api/docs")
+    assert docs.status_code == 200 and "/api/openapi.json" in docs.text

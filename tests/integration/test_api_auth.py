@@ -19,6 +19,7 @@ from api_client import ENV, SECRET, api_server, token
 from bookit import commands as c
 from bookit.aggregates.base import SYSTEM
 from bookit.bootstrap import Service
+from bookit.entrypoints.api import make_api
 
 ANN = "ann@example.com"
 SLOT = {"venue_id": "main-hall", "date": "2026-12-03", "start": "14:00", "end": "16:00"}
@@ -67,6 +68,13 @@ def test_a_bad_token_is_401_and_writes_nothing(hall: Service, why: str) -> None:
         assert answer.json()["code"] == "bad_token"
         assert client.get("/api/venues", headers=headers).status_code == 401
     assert _events(hall) == before
+
+
+def test_a_short_secret_or_a_bad_public_key_stops_the_api_from_starting(hall: Service) -> None:
+    with pytest.raises(ValueError, match="at least 32 bytes"):
+        make_api(hall, env={"BOOKIT_API_SECRET": "short"})
+    with pytest.raises(ValueError, match="PEM public key"):
+        make_api(hall, env={"BOOKIT_API_PUBLIC_KEY": "not a key"})
 
 
 def test_no_token_or_another_scheme_is_401(hall: Service) -> None:

@@ -110,6 +110,8 @@ MATRIX: dict[str, tuple[Request, tuple[int, int, int]]] = {
         (201, 201, 201),
     ),
     "GET /api/waitlist/mine": (lambda w: ("GET", "/api/waitlist/mine", None), (200, 200, 200)),
+    # Everyone may ask, and each gets their own feed (tests/integration/test_calendar_feed.py).
+    "GET /api/calendar.ics": (lambda w: ("GET", "/api/calendar.ics", None), (200, 200, 200)),
     "POST /api/waitlist/{id}/claim": (
         lambda w: ("POST", f"/api/waitlist/{w.offered_entry()}/claim", None),
         (201, 403, 403),

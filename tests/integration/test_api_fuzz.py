@@ -72,7 +72,8 @@ def test_schemathesis_finds_no_server_error_and_no_spec_violation(service: Servi
     summary = json.loads(report.read_text())
     requests = len(json.loads(har.read_text())["log"]["entries"])
     statuses = sorted({e["response"]["status"] for e in json.loads(har.read_text())["log"]["entries"]})
-    print(f"\nschemathesis: {requests} requests, statuses {statuses}, {summary['test_cases']}")
+    followed = [line.strip() for line in done.stdout.splitlines() if "API Links" in line]
+    print(f"\nschemathesis: {requests} requests, statuses {statuses}, {summary['test_cases']}, {followed}")
     assert done.returncode == 0, done.stdout[-5000:]
     assert summary["failures"] == [] and summary["errors"] == []
     assert summary["operations"]["tested"] == summary["operations"]["total"] >= 16

@@ -1,5 +1,8 @@
 """`bookit run` serves the HTTP API beside the link pages, on one port, and says where and
-whether a token key is configured."""
+whether a token key is configured; with --bus its requests go through the broker."""
+
+# Fixtures come from servers.py by import (this folder has no conftest of its own).
+# ruff: noqa: F811
 
 from __future__ import annotations
 
@@ -8,11 +11,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from servers import WorkerProcess, wait_until
+from servers import WorkerProcess, bookit_json, pg_store, rabbitmq, topology, wait_until  # noqa: F401
 
 from api_client import SECRET, free_port, token, wait_listening
 
-Start = Callable[[str | None], tuple[WorkerProcess, str]]
+Start = Callable[..., tuple[WorkerProcess, str]]
 AUTH = {"Authorization": f"Bearer {token('ann@example.com')}"}
 
 
@@ -20,14 +23,14 @@ AUTH = {"Authorization": f"Bearer {token('ann@example.com')}"}
 def run_bookit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Start]:
     started: list[WorkerProcess] = []
 
-    def start(secret: str | None) -> tuple[WorkerProcess, str]:
+    def start(secret: str | None, *options: str) -> tuple[WorkerProcess, str]:
         port = free_port()
         monkeypatch.setenv("BOOKIT_HTTP_PORT", str(port))
         if secret is None:
             monkeypatch.delenv("BOOKIT_API_SECRET", raising=False)
         else:
             monkeypatch.setenv("BOOKIT_API_SECRET", secret)
-        args = ["--home", str(tmp_path / "home"), "run", "--every", "3600"]
+        args = ["--home", str(tmp_path / "home"), *options, "run", "--every", "3600"]
         process = WorkerProcess(args, tmp_path / f"run{len(started)}.log").start()
         started.append(process)
         wait_listening(port, timeout=60)
@@ -53,3 +56,40 @@ def test_bookit_run_without_a_key_keeps_the_api_shut(run_bookit: Start) -> None:
     assert "no token key configured: every request answers 503" in process.output()
     answer = httpx.get(f"{base}/api/venues", headers=AUTH)
     assert (answer.status_code, answer.json()["code"]) == (503, "api_not_configured")
+
+
+def test_bookit_run_with_a_bus_serves_the_api_through_the_broker(
+    run_bookit: Start, pg_store: str, rabbitmq: str, topology: object
+) -> None:
+    process, base = run_bookit(SECRET, "--store", pg_store, "--bus", rabbitmq)
+    wait_until(lambda: "consuming from" in process.output(), "the worker to consume")
+    # The local operator registers the venue on the same store (over the bus it would need an admin).
+    venue = bookit_json("--store", pg_store, "venue", "add", "--name", "Main Hall", "--tz", "Europe/London")
+    assert venue[0] == 0, venue
+    with httpx.Client(base_url=base, headers=AUTH, timeout=60) as client:
+        slot = {"venue_id": "main-hall", "date": "2030-12-03", "start": "14:00", "end": "16:00"}
+        made = client.post("/api/bookings", json=slot)
+        assert made.status_code == 201, made.text
+        shown = client.get(f"/api/bookings/{made.json()['booking_id']}")
+        assert (shown.status_code, shown.json()["status"]) == (200, "booked")
+        taken = client.post("/api/bookings", json=slot)
+        assert (taken.status_code, taken.json()["code"]) == (409, "slot_taken")
+
+
+def test_a_second_bookit_run_on_a_taken_port_says_so_in_one_line_and_keeps_working(
+    run_bookit: Start, tmp_path: Path
+) -> None:
+    first, base = run_bookit(SECRET)
+    port = base.rsplit(":", 1)[1]
+    # The same port again (the env var set by the fixture stays), another home: a second worker.
+    second = WorkerProcess(
+        ["--home", str(tmp_path / "other"), "run", "--every", "3600"], tmp_path / "second.log"
+    ).start()
+    try:
+        wait_until(lambda: "are not served" in second.output(), "the second run to report the port")
+        assert f"cannot listen on 127.0.0.1:{port}" in second.output()
+        assert "Traceback" not in second.output()
+        assert second.alive, "losing the port must not stop the service"
+        assert first.alive and httpx.get(f"{base}/api/venues", headers=AUTH).status_code == 200
+    finally:
+        second.stop()

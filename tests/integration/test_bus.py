@@ -130,6 +130,38 @@ def test_malformed_messages_are_refused_recorded_acknowledged_and_the_worker_goe
     assert queued_messages(bus_url, topology.queue) == 0, "every message was acknowledged"
 
 
+def test_a_burst_of_commands_is_answered_one_by_one_and_each_reply_finds_its_effects_in_place(
+    worker: Callable[[], WorkerProcess], client: RawClient, store: Service
+) -> None:
+    """Queued before the worker starts, the commands reach it in batches: each is decided on its
+    own (a refusal in the middle touches nobody else's booking), and a reply comes only once
+    its booking is in the read models and its email in the outbox."""
+    slots = [
+        (f"{8 + n // 6:02d}:{n % 6 * 10:02d}", f"{8 + (n + 1) // 6:02d}:{(n + 1) % 6 * 10:02d}")
+        for n in range(30)
+    ]
+    bodies = [book_body(f"user{n}@example.com", start, end) for n, (start, end) in enumerate(slots)]
+    asked = [client.publish(body) for body in bodies[:1]]
+    taken = client.publish(book_body(BOB, *slots[0]))  # the same slot again, in the same batch
+    malformed = client.publish(b"{not json")
+    asked += [client.publish(body) for body in bodies[1:]]
+
+    worker()
+    [first] = client.wait(asked[:1])
+    # No waiting here: the reply itself says the read models and the outbox have caught up.
+    assert queries.booking(store.engine, first["result"]["booking_id"]) is not None
+    replies = client.wait(asked)
+    refused, bad = client.wait([taken, malformed])
+
+    assert [reply["ok"] for reply in replies] == [True] * len(bodies)
+    assert (refused["ok"], refused["code"]) == (False, "slot_taken")
+    assert (bad["ok"], bad["kind"]) == (False, "bad_input")
+    booked = {row["booking_id"]: row["user"] for row in queries.booking_list(store.engine)}
+    assert booked == {r["result"]["booking_id"]: b["actor"] for r, b in zip(replies, bodies, strict=True)}
+    sent = queries.outbox(store.engine)
+    assert sorted(row["recipient"] for row in sent) == sorted(body["actor"] for body in bodies)
+
+
 def test_the_same_command_id_twice_has_one_effect_and_gets_the_first_reply_again(
     worker: Callable[[], WorkerProcess], client: RawClient, store: Service
 ) -> None:

@@ -8,6 +8,10 @@ does notice a broken promise when there is one.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,6 +55,19 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Month]:
 
 def test_a_busy_month_keeps_every_promise(month: Month) -> None:
     assert check_invariants(month.sim.service) == []
+
+
+def test_bookit_check_passes_on_the_month_through_the_executable(month: Month) -> None:
+    """The same invariants, read-only from another process, as an operator would run them."""
+    bookit = Path(sys.executable).with_name("bookit")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOOKIT_")}
+    home = str(month.sim.service.home)
+    done = subprocess.run(
+        [str(bookit), "--home", home, "--json", "check"], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout)
+    assert result["ok"] is True and result["events"] == month.sim.service.app.recorder.max_notification_id()
 
 
 def test_a_busy_month_exercises_every_rule(month: Month) -> None:

@@ -1,7 +1,8 @@
 """Fairness of one waitlist queue (DESIGN rules 6 and 8), on the WaitlistSlot aggregate alone.
 
 Hypothesis interleaves joins (with random priorities), leaves, offers, claims, declines, expiries,
-the slot starting and the clock moving, and checks the aggregate against a plain model of what
+the slot starting and the clock moving (bookit.testing's FakeClock, people drawn by its
+`users()` strategy), and checks the aggregate against a plain model of what
 the rules promise: the first in (priority, join order) is offered, one offer at a time, nobody
 twice, nobody skipped, claims refused to the second once the deadline has come, and leaving never
 reorders the others.
@@ -22,11 +23,13 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from bookit.aggregates.base import SYSTEM, Cause
 from bookit.aggregates.waitlist import ACTIVE, WaitlistSlot
 from bookit.errors import Refused
+from bookit.testing import FakeClock
+from bookit.testing.strategies import users
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 STARTS = T0 + timedelta(hours=1)
 WINDOW = timedelta(minutes=15)
-USERS = [f"user{n}@example.org" for n in range(5)]
+USERS = [f"user{n}@example.org" for n in range(5)]  # the people `users(5)` draws from
 
 
 @dataclass
@@ -47,7 +50,7 @@ class Expected:
 class QueueFairness(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.now = T0
+        self.clock = FakeClock(T0)
         self.commands = 0
         self.slot = WaitlistSlot.open(
             "hall", "2026-12-01", "10:00", "11:00", STARTS, STARTS + timedelta(hours=1), self.cause(SYSTEM)
@@ -58,7 +61,7 @@ class QueueFairness(RuleBasedStateMachine):
 
     def cause(self, actor: str) -> Cause:
         self.commands += 1
-        return Cause(actor, f"command-{self.commands}", self.now)
+        return Cause(actor, f"command-{self.commands}", self.clock.now)
 
     def waiting(self) -> list[str]:
         waiting = [e for e in self.expected if self.expected[e].status == "waiting"]
@@ -79,21 +82,21 @@ class QueueFairness(RuleBasedStateMachine):
 
     @rule(minutes=st.integers(0, 40), seconds=st.integers(0, 59))
     def time_passes(self, minutes: int, seconds: int) -> None:
-        self.now += timedelta(minutes=minutes, seconds=seconds)
+        self.clock.advance(minutes=minutes, seconds=seconds)
 
     @precondition(lambda self: self.open_offer() is not None)
     @rule(nudge=st.sampled_from([-1, 0, 1]))
     def clock_reaches_the_deadline(self, nudge: int) -> None:
         deadline = self.expected[self.open_offer() or ""].deadline
         assert deadline is not None
-        self.now = max(self.now, deadline + timedelta(seconds=nudge))
+        self.clock.now = max(self.clock.now, deadline + timedelta(seconds=nudge))
 
     # People
 
-    @rule(user=st.sampled_from(USERS), priority=st.integers(-2, 2))
+    @rule(user=users(5), priority=st.integers(-2, 2))
     def join(self, user: str, priority: int) -> None:
         entry_id = UUID(int=len(self.expected) + 1)
-        if self.closed or self.now >= STARTS:
+        if self.closed or self.clock.now >= STARTS:
             self.refused("queue_closed", self.slot.join, entry_id, user, priority, self.cause(user))
             return
         if any(x.user == user and x.status in ("waiting", "offered") for x in self.expected.values()):
@@ -150,7 +153,7 @@ class QueueFairness(RuleBasedStateMachine):
         booking_id = UUID(int=10**6 + self.commands)
         if entry.status != "offered":
             self.refused("no_offer", self.slot.claim, entry_id, booking_id, self.cause(entry.user))
-        elif entry.deadline is not None and self.now >= entry.deadline:
+        elif entry.deadline is not None and self.clock.now >= entry.deadline:
             self.refused("offer_expired", self.slot.claim, entry_id, booking_id, self.cause(entry.user))
         else:
             self.slot.claim(entry_id, booking_id, self.cause(entry.user))
@@ -173,13 +176,13 @@ class QueueFairness(RuleBasedStateMachine):
     def offer_next(self) -> None:
         in_line = self.waiting()
         offer = self.slot.offer_next(WINDOW, self.cause(SYSTEM))
-        if self.open_offer() is not None or self.closed or self.now >= STARTS or not in_line:
+        if self.open_offer() is not None or self.closed or self.clock.now >= STARTS or not in_line:
             assert offer is None
             return
         assert offer is not None, "a free slot with people waiting was not offered"
         assert offer.entry_id == in_line[0], "offered to someone who was not first in line"
         assert offer.entry_id not in self.offered, "offered twice"
-        assert offer.deadline == min(self.now + WINDOW, STARTS)
+        assert offer.deadline == min(self.clock.now + WINDOW, STARTS)
         self.offered.append(offer.entry_id)
         self.expected[offer.entry_id].status = "offered"
         self.expected[offer.entry_id].deadline = offer.deadline
@@ -191,7 +194,7 @@ class QueueFairness(RuleBasedStateMachine):
         entry = self.expected[entry_id]
         if entry.status != "offered":
             assert self.slot.expire(entry_id, self.cause(SYSTEM)) is False
-        elif entry.deadline is not None and self.now < entry.deadline:
+        elif entry.deadline is not None and self.clock.now < entry.deadline:
             self.refused("not_due", self.slot.expire, entry_id, self.cause(SYSTEM))
         else:
             assert self.slot.expire(entry_id, self.cause(SYSTEM)) is True
@@ -202,7 +205,7 @@ class QueueFairness(RuleBasedStateMachine):
         if self.closed:
             assert self.slot.close(self.cause(SYSTEM)) == []
             return
-        if self.now < STARTS:
+        if self.clock.now < STARTS:
             self.refused("not_due", self.slot.close, self.cause(SYSTEM))
             return
         still_in = [e for e in self.expected if self.expected[e].status in ("waiting", "offered")]

@@ -25,8 +25,8 @@ from bookit.aggregates.booking import Booking
 from bookit.bootstrap import bootstrap
 from bookit.errors import BookitError
 from bookit.projections import queries
+from bookit.testing import FakeClock, MemoryOutbox
 from bookit.testing.invariants import InvariantChecker
-from property.test_policies_fairness import Clock, MemoryOutbox
 
 T0 = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
 DATE = "2026-12-02"  # Europe/London is UTC in December
@@ -46,7 +46,7 @@ class RulesInterleavings(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.home = tempfile.TemporaryDirectory(prefix="bookit-rules-property-")
-        self.clock = Clock(T0)
+        self.clock = FakeClock(T0)
         self.service = bootstrap(self.home.name, clock=self.clock, outbox=MemoryOutbox())
         self.checker = InvariantChecker(self.service.app.rules)
         self.position = 0

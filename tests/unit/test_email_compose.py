@@ -33,7 +33,7 @@ EXTRA: dict[str, dict[str, object]] = {
         "purpose": "Choir practice",
         "booking_id": "bk-1",
         "confirmed": False,
-        "reminder_note": "We will remind you a day before.",
+        "reminder_note": "Nothing to do now: we will ask you to confirm it the day before.",
     },
     "reminder": {
         "purpose": "Choir practice",
@@ -41,7 +41,7 @@ EXTRA: dict[str, dict[str, object]] = {
         "confirm_url": "https://bookit.local/bookings/bk-1/confirm?t=abc&u=1",
         "cancel_url": "https://bookit.local/bookings/bk-1/cancel?t=abc",
         "confirmed": False,
-        "confirm_by": "Thursday 3 December 2026 12:00 (Europe/London)",
+        "confirm_by": "12:00 on Thursday 3 December",
     },
     "auto-cancelled": {
         "booking_id": "bk-1",
@@ -52,11 +52,11 @@ EXTRA: dict[str, dict[str, object]] = {
         "entry_id": "wl-7",
         "claim_url": "https://bookit.local/waitlist/wl-7/claim?t=xyz",
         "decline_url": "https://bookit.local/waitlist/wl-7/decline?t=xyz",
-        "deadline": "12:15:00",
+        "deadline": "12:15 on Thursday 3 December",
         "minutes": 15,
     },
     "waitlist-claimed": {"booking_id": "bk-9", "entry_id": "wl-7"},
-    "waitlist-expired": {"entry_id": "wl-7", "deadline": "12:15:00"},
+    "waitlist-expired": {"entry_id": "wl-7", "deadline": "12:15 on Thursday 3 December"},
     "waitlist-closed": {"entry_id": "wl-7"},
     "waitlist-taken": {"entry_id": "wl-7", "position": 2},
     "booking-cancelled": {"booking_id": "bk-1", "book_url": "https://bookit.local/venues/v-1"},
@@ -65,19 +65,19 @@ EXTRA: dict[str, dict[str, object]] = {
         "booking_id": "bk-1",
         "confirmed": True,
         "check_in_url": "https://bookit.local/l/abc.def",
-        "check_in_until": "Thursday 3 December 2026 14:15 (Europe/London)",
+        "check_in_until": "14:15 on Thursday 3 December",
     },
     "no-show": {
         "purpose": "Choir practice",
         "booking_id": "bk-1",
         "confirmed": False,
-        "check_in_until": "Thursday 3 December 2026 14:15 (Europe/London)",
+        "check_in_until": "14:15 on Thursday 3 December",
         "strike_limit": 3,
         "strike_days": 30,
     },
     "suspended": {
         "booking_id": "bk-1",
-        "until": "Saturday 2 January 2027 14:15 (Europe/London)",
+        "until": "14:15 on Saturday 2 January",
         "strikes": 3,
         "strike_days": 30,
     },
@@ -154,6 +154,40 @@ def links(html: str) -> list[str]:
     return parser.hrefs
 
 
+class _Blocks(HTMLParser):
+    """The text of the body's block elements (headings, paragraphs, cells), in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks: list[str] = []
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self._open = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag in ("h1", "p", "td"):
+            self.blocks.append("")
+            self._open = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("h1", "p", "td"):
+            self._open = False
+
+    def handle_data(self, data: str) -> None:
+        if self._open:
+            self.blocks[-1] += data
+
+
+def parsed_html(html: str) -> _Blocks:
+    parser = _Blocks()
+    parser.feed(html)
+    return parser
+
+
+def first_two_blocks(html: str) -> list[str]:
+    return [" ".join(block.split()) for block in parsed_html(html).blocks[:2]]
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_kind_is_text_then_html_with_the_booking_details_and_signature(kind: str) -> None:
     message = wire(compose(kind))
@@ -163,7 +197,7 @@ def test_every_kind_is_text_then_html_with_the_booking_details_and_signature(kin
     assert parts == ["text/plain", "text/html"]
     text, html = bodies(message)
     for body in (text, html):
-        for value in ("Main Hall", "Thursday 3 December 2026", "14:00", "16:00", "Europe/London"):
+        for value in ("Main Hall", "Thursday 3 December 2026", "14:00–16:00", "London time"):
             assert value in body
     assert text.rstrip().endswith("BookIT")
     assert "BookIT</p>" in html
@@ -313,8 +347,8 @@ def test_reminder_asks_for_confirmation_with_a_deadline() -> None:
     assert EXTRA["reminder"]["confirm_url"] in links(html)
     assert EXTRA["reminder"]["cancel_url"] in links(html)
     assert str(EXTRA["reminder"]["confirm_url"]) in text
-    assert "Thursday 3 December 2026 12:00 (Europe/London)" in text
-    assert "Thursday 3 December 2026 12:00 (Europe/London)" in html
+    assert "12:00 on Thursday 3 December" in text
+    assert "12:00 on Thursday 3 December" in html
 
 
 def test_reminder_for_a_confirmed_booking_offers_only_cancel() -> None:
@@ -328,15 +362,10 @@ def test_reminder_for_a_confirmed_booking_offers_only_cancel() -> None:
     assert "already confirmed" in text and "already confirmed" in html
 
 
-def test_receipt_for_a_claimed_slot_says_it_is_already_confirmed() -> None:
-    ctx = context("booking-confirmed", confirmed=True, reminder_note="")
-    text, html = bodies(wire(compose("booking-confirmed", context=ctx)))
-    assert "already confirmed" in text and "already confirmed" in html
-    assert "remind" not in text
-
-    text, _ = bodies(wire(compose("booking-confirmed")))
-    assert "already confirmed" not in text
-    assert "We will remind you a day before." in text
+def test_the_receipt_says_what_comes_next_on_its_second_line() -> None:
+    text, html = bodies(wire(compose("booking-confirmed")))
+    assert text.splitlines()[1] == "Nothing to do now: we will ask you to confirm it the day before."
+    assert first_two_blocks(html)[1] == "Nothing to do now: we will ask you to confirm it the day before."
 
 
 def test_waitlist_offer_gives_the_window_and_both_choices() -> None:
@@ -346,21 +375,22 @@ def test_waitlist_offer_gives_the_window_and_both_choices() -> None:
         EXTRA["waitlist-offer"]["claim_url"],
         EXTRA["waitlist-offer"]["decline_url"],
     ]
-    for body in (text, html):
-        assert "15 minutes" in body
-        assert "12:15:00" in body
+    # The deadline and the time left, on the second line, in the text and the HTML alike.
+    lead = "Claim it by 12:15 on Thursday 3 December (15 minutes left), or it goes to the next person"
+    assert text.splitlines()[1].startswith(lead)
+    assert first_two_blocks(html)[1].startswith(lead)
     one = context("waitlist-offer", minutes=1)
-    assert "1 minute " in bodies(wire(compose("waitlist-offer", context=one)))[0]
+    assert "(1 minute left)" in bodies(wire(compose("waitlist-offer", context=one)))[0]
 
 
 def test_expired_and_closed_waitlist_emails_explain_the_outcome() -> None:
     expired, _ = bodies(wire(compose("waitlist-expired")))
-    assert "12:15:00" in expired
+    assert "ran out at 12:15 on Thursday 3 December" in expired.splitlines()[0]
     assert "no longer on the waitlist" in expired
 
     closed, _ = bodies(wire(compose("waitlist-closed")))
-    assert "started" in closed
-    assert "not offered" in closed
+    assert "the slot has started" in closed.splitlines()[0]
+    assert "No place came free for you" in closed.splitlines()[1]
 
 
 def test_auto_cancelled_gives_the_reason_and_a_way_to_book_again() -> None:
@@ -401,3 +431,78 @@ def test_every_kind_greets_by_name_or_just_hello(kind: str) -> None:
     assert "Hello Alice," in named.splitlines() and ">Hello Alice,<" in named_html
     assert "Hello," in nameless.splitlines() and ">Hello,<" in nameless_html
     assert "@" not in nameless.split("Hello,")[0]
+
+
+WHY_WORDS = {
+    "booking-confirmed": "You booked",
+    "reminder": "is coming up",
+    "auto-cancelled": "was cancelled: it was not confirmed in time",
+    "booking-cancelled": "is cancelled, as you asked",
+    "waitlist-offer": "A slot you are waiting for is free",
+    "waitlist-claimed": "You claimed",
+    "waitlist-expired": "ran out at",
+    "waitlist-closed": "has closed",
+    "waitlist-taken": "Someone else claimed",
+    "check-in": "starts now",
+    "no-show": "was released",
+    "suspended": "are suspended for you",
+}
+NEXT_WORDS = (
+    "Please ",
+    "Claim it by",
+    "nothing",
+    "Nothing",
+    "book again",
+    "book it again",
+    "look for",
+    "You can book",
+)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_opens_with_why_it_was_sent_then_what_to_do_in_text_and_html(kind: str) -> None:
+    text, html = bodies(wire(compose(kind)))
+    why, then = text.splitlines()[:2]
+
+    assert WHY_WORDS[kind] in why and "Main Hall" in why
+    assert any(words in then for words in NEXT_WORDS), then
+    assert first_two_blocks(html) == [why, then]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_names_the_venues_zone_once_and_as_people_say_it(kind: str) -> None:
+    text, html = bodies(wire(compose(kind)))
+    for body in (text, html):
+        assert body.count("London time") == 1
+        assert "Europe/London" not in body
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kinds_html_is_self_contained_with_inline_styles_lang_and_dir(kind: str) -> None:
+    _, html = bodies(wire(compose(kind)))
+    page = parsed_html(html)
+    tags = dict(page.tags)
+
+    assert tags["html"] == {"lang": "en", "dir": "ltr"}
+    assert not {"style", "link", "img", "script", "iframe", "object", "svg"} & set(tags)
+    for tag, attrs in page.tags:
+        assert "class" not in attrs and "src" not in attrs, tag
+    assert "url(" not in html and "@import" not in html
+    assert all(href.startswith("https://") for href in links(html))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kinds_text_part_reads_alone_with_each_link_written_out(kind: str) -> None:
+    text, html = bodies(wire(compose(kind)))
+    assert "<" not in text.replace("<script>", "") and "&amp;" not in text
+    for href in links(html):
+        assert href in text
+
+
+@pytest.mark.parametrize(
+    ("minutes", "said"),
+    [(1, "1 minute"), (15, "15 minutes"), (60, "1 hour"), (150, "2 hours 30 minutes"), (480, "8 hours")],
+)
+def test_the_offer_says_the_time_left_as_people_say_it(minutes: int, said: str) -> None:
+    text, _ = bodies(wire(compose("waitlist-offer", context=context("waitlist-offer", minutes=minutes))))
+    assert f"({said} left)" in text.splitlines()[1]

@@ -11,7 +11,7 @@ def test_rule_14_check_in_opening_sends_a_check_in_link_that_lasts_until_check_i
     booking = with_check_in()
     [email] = owed_by_last_event(booking)
     assert (email.kind, email.to, email.subject_id) == ("check-in", ANN, str(booking.id))
-    assert email.context["check_in_until"] == "Thursday 3 December 2026 15:15 (Europe/Paris)"
+    assert email.context["check_in_until"] == "15:15 on Thursday 3 December"
     link = LINKS.read(email.context["check_in_url"].rsplit("/", 1)[1], START)
     assert (link.action, link.subject_id) == ("check-in", str(booking.id))
     assert link.expires_at == START + timedelta(minutes=15)
@@ -28,5 +28,5 @@ def test_rule_14_the_suspension_notice_says_when_it_lifts_in_the_venue_zone() ->
     [email] = owed_by_last_event(record)
     assert (email.kind, email.to) == ("suspended", ANN)
     # The first of three strikes (NOW, 09:00 UTC) ages out 30 days later: 10:00 in Paris.
-    assert email.context["until"] == "Thursday 31 December 2026 10:00 (Europe/Paris)"
+    assert email.context["until"] == "10:00 on Thursday 31 December"
     assert email.context["strikes"] == 3

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from bookit.aggregates.base import Cause, DomainAggregate, derived_id
+from bookit.aggregates.base import SYSTEM, Cause, DomainAggregate, derived_id
+from bookit.errors import Refused
 
 
 class AdminRoster(DomainAggregate):
@@ -36,7 +37,10 @@ class AdminRoster(DomainAggregate):
         return email in self.admins
 
     def grant(self, email: str, cause: Cause) -> bool:
-        """Grant the role; granting it again changes nothing."""
+        """Grant the role; granting it again changes nothing. Only an admin grants it, but for
+        the local operator (`system`, the CLI with access to the store), who grants the first."""
+        if cause.actor != SYSTEM and not self.is_admin(cause.actor):
+            raise Refused("only an admin may grant the admin role", "not_admin")
         if email in self.admins:
             return False
         self._record(self.AdminGranted, cause, email=email)

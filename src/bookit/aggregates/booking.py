@@ -21,6 +21,7 @@ CONFIRMED = "confirmed"
 CANCELLED = "cancelled"
 AUTO_CANCELLED = "auto_cancelled"
 NO_SHOW = "no_show"
+LIVE = (BOOKED, CONFIRMED)
 
 CLAIMED_PURPOSE = "claimed from the waitlist"  # the purpose of a booking made by a claim
 
@@ -235,7 +236,7 @@ class Booking(DomainAggregate):
 
     @property
     def is_live(self) -> bool:
-        return self.status in (BOOKED, CONFIRMED)
+        return self.status in LIVE
 
     @property
     def needs_confirmation(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from bookit.aggregates.base import Cause, DomainAggregate, derived_id
+from bookit.aggregates.base import SYSTEM, Cause, DomainAggregate, derived_id
 from bookit.aggregates.venue_rules import VenueRules
 from bookit.errors import Refused
 
@@ -44,7 +44,12 @@ class Venue(DomainAggregate):
         return derived_id("venue", venue_id)
 
     @classmethod
-    def register(cls, venue_id: str, name: str, tz: str, cause: Cause) -> Venue:
+    def register(
+        cls, venue_id: str, name: str, tz: str, cause: Cause, *, actor_is_admin: bool = False
+    ) -> Venue:
+        """Only an admin registers a venue; the local operator (`system`) registers the first."""
+        if cause.actor != SYSTEM and not actor_is_admin:
+            raise Refused("only an admin may register a venue", "not_admin")
         return cls._start(cls.Registered, cls.id_for(venue_id), cause, venue_id=venue_id, name=name, tz=tz)
 
     def set_rules(self, rules: VenueRules, cause: Cause, *, actor_is_admin: bool) -> list[str]:

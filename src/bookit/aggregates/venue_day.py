@@ -162,6 +162,14 @@ class VenueDay(DomainAggregate):
     def booked_by(self, user: str, starts_at: datetime, ends_at: datetime) -> bool:
         return any(t.user == user and t.overlaps(starts_at, ends_at) for t in self.taken.values())
 
+    def check_queueable(self, user: str, starts_at: datetime, ends_at: datetime, buffer: int = 0) -> None:
+        """A waitlist is for time someone else holds: refused to whoever holds it already, and
+        while it is free (book it instead)."""
+        if self.booked_by(user, starts_at, ends_at):
+            raise Refused("you already have a booking for this slot", "already_booked")
+        if self.is_free(starts_at, ends_at, buffer):
+            raise Refused("slot is free: book it instead of joining its waitlist", "slot_free")
+
     def take(
         self,
         booking_id: UUID,

@@ -270,6 +270,15 @@ class WaitlistSlot(DomainAggregate):
 
     # Commands
 
+    @staticmethod
+    def check_joiner(user: str, priority: int | None, cause: Cause, *, actor_is_admin: bool) -> None:
+        """Anyone joins a queue for themselves; only an admin sets a priority or puts someone
+        else in (rule 10). Asked before anything is loaded, so it is the first refusal heard."""
+        if priority is not None and not actor_is_admin:
+            raise Refused("only an admin may set a waitlist priority", "not_admin")
+        if user != cause.actor and not actor_is_admin:
+            raise Refused("only an admin may add someone else to a waitlist", "not_admin")
+
     def join(self, entry_id: UUID, user: str, priority: int, cause: Cause, name: str = "") -> int:
         if self.closed or cause.at >= self.starts_at:
             raise Refused("the waitlist for this slot is closed: the slot has started", "queue_closed")
@@ -288,9 +297,10 @@ class WaitlistSlot(DomainAggregate):
         assert position is not None
         return position
 
-    def leave(self, entry_id: str, cause: Cause) -> bool:
-        """Leave the queue; returns True if an open offer was given up (to pass it on)."""
-        entry = self._owned_entry(entry_id, cause, "leave")
+    def leave(self, entry_id: str, cause: Cause, owner: str | None = None) -> bool:
+        """Leave the queue; returns True if an open offer was given up (to pass it on).
+        `owner` (from the entry's ticket) answers for an entry this slot has forgotten."""
+        entry = self._owned_entry(entry_id, cause, "leave", owner)
         if entry.status not in ACTIVE:
             raise Refused("this entry is no longer in the queue", "not_waiting")
         self._record(self.Left, cause, entry_id=entry_id)
@@ -334,8 +344,8 @@ class WaitlistSlot(DomainAggregate):
         self._record(self.WindowOpened, cause, entry_id=entry_id)
         return True
 
-    def claim(self, entry_id: str, booking_id: UUID, cause: Cause) -> None:
-        entry = self._owned_entry(entry_id, cause, "claim")
+    def claim(self, entry_id: str, booking_id: UUID, cause: Cause, owner: str | None = None) -> None:
+        entry = self._owned_entry(entry_id, cause, "claim", owner)
         if entry.status != OFFERED:
             raise Refused(f"there is no open offer for this entry (it is {entry.status})", "no_offer")
         assert entry.deadline is not None
@@ -353,8 +363,8 @@ class WaitlistSlot(DomainAggregate):
         if others:
             self._record(self.OfferTaken, cause, entry_ids=others)
 
-    def decline(self, entry_id: str, cause: Cause) -> None:
-        entry = self._owned_entry(entry_id, cause, "decline")
+    def decline(self, entry_id: str, cause: Cause, owner: str | None = None) -> None:
+        entry = self._owned_entry(entry_id, cause, "decline", owner)
         if entry.status != OFFERED:
             raise Refused(f"there is no open offer for this entry (it is {entry.status})", "no_offer")
         self._record(self.Declined, cause, entry_id=entry_id)
@@ -379,11 +389,14 @@ class WaitlistSlot(DomainAggregate):
         self._record(self.Closed, cause, entry_ids=[e.entry_id for e in remaining])
         return remaining
 
-    def _owned_entry(self, entry_id: str, cause: Cause, action: str) -> Entry:
+    def _owned_entry(self, entry_id: str, cause: Cause, action: str, owner: str | None) -> Entry:
+        """Only its owner acts on an entry (rule 10). Once out of the queue the slot forgets the
+        entry (so its snapshots stay small); then `owner`, read from its ticket, says whose it was."""
         entry = self.entries.get(entry_id)
         if entry is None:
-            # Forgotten once it left the queue (whose it was is the application's to check, on
-            # the entry's ticket): the same answer as for an entry that is known to be out.
+            if owner is not None and owner != cause.actor:
+                raise Refused(f"only the owner may {action} this waitlist entry", "not_owner")
+            # The same answer as for an entry that is known to be out.
             if action == "leave":
                 raise Refused("this entry is no longer in the queue", "not_waiting")
             raise Refused("there is no open offer for this entry (it is no longer in the queue)", "no_offer")

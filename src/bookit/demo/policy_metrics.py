@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -84,13 +85,15 @@ def measure(app: Any, engine: Engine) -> dict[str, Any]:
     return figures.table_row(Counter({kind: count for kind, count in rows}))
 
 
-def read_figures(app: Any) -> PolicyFigures:
-    """Freeings, claims and who lost out, from the waitlist events in `app`'s store."""
-    return _Reader().read(app)
+def read_figures(app: Any, keep: Callable[[Any], bool] | None = None) -> PolicyFigures:
+    """Freeings, claims and who lost out, from the waitlist events in `app`'s store; `keep`
+    picks the slots to count (by their `WaitlistSlot.Opened`), all of them by default."""
+    return _Reader(keep).read(app)
 
 
 class _Reader:
-    def __init__(self) -> None:
+    def __init__(self, keep: Callable[[Any], bool] | None = None) -> None:
+        self.keep = keep
         self.figures = PolicyFigures()
         self.slots: dict[str, _Slot] = {}
         self.touched: set[str] = set()
@@ -111,9 +114,12 @@ class _Reader:
     def _apply(self, e: Any) -> None:
         slot_id = str(e.originator_id)
         if isinstance(e, WaitlistSlot.Opened):
-            self.slots[slot_id] = _Slot((e.ends_at - e.starts_at) / timedelta(hours=1))
+            if self.keep is None or self.keep(e):
+                self.slots[slot_id] = _Slot((e.ends_at - e.starts_at) / timedelta(hours=1))
             return
-        slot = self.slots[slot_id]
+        slot = self.slots.get(slot_id)
+        if slot is None:
+            return
         self.touched.add(slot_id)
         if isinstance(e, WaitlistSlot.Joined):
             slot.order[e.entry_id] = (e.priority, e.seq)
@@ -158,7 +164,7 @@ class _Reader:
 
     def _command_done(self) -> None:
         for slot_id in self.touched:
-            slot = self.slots[slot_id]
+            slot = self.slots[slot_id]  # only slots kept are touched
             freeing = slot.freeing
             if freeing is not None and "open" not in freeing.offered.values():
                 slot.freeing = None  # nobody holds it any more: the freeing ended unclaimed

@@ -19,6 +19,7 @@ Every run writes to its own scratch store; no email leaves it (a counting outbox
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
@@ -221,8 +222,6 @@ class PolicySimulation(Simulation):
 
 def _poisson(rng: random.Random, mean: float) -> int:
     # Knuth's method, as simulation.py draws it, on the given stream.
-    import math
-
     limit, count, product = math.exp(-mean), 0, rng.random()
     while product > limit:
         count += 1

@@ -31,6 +31,7 @@ from bookit import commands as c
 from bookit.adapters.bus_topology import Topology, safe_url
 from bookit.adapters.event_relay import PUBLISH_RETRY, EventRelay, broker_connection
 from bookit.bootstrap import Service
+from bookit.entrypoints import batching
 from bookit.entrypoints.service import Settings, log_tick
 from bookit.errors import BadInput, BookitError
 from bookit.localtime import iso
@@ -39,7 +40,6 @@ from bookit.projections.tables import refusals
 log = logging.getLogger(__name__)
 
 MAX_BODY_RECORDED = 10_000
-RETRY_PAUSE = 1.0
 RECONNECT_FIRST = 0.5  # seconds before the first reconnection attempt; doubled up to the max
 RECONNECT_MAX = 5.0
 
@@ -57,7 +57,9 @@ class CommandWorker:
         self.service = service
         self.clock = clock
 
-    def outcome(self, raw: bytes | str) -> dict[str, Any]:
+    def outcome(self, raw: bytes | str, settle: bool = True) -> dict[str, Any]:
+        """The reply to one message. With `settle=False` the command only runs (its own atomic
+        save); the caller lets the followers catch up, once for a batch (see batching.py)."""
         try:
             body = decode(raw)
         except BadInput as error:
@@ -69,8 +71,12 @@ class CommandWorker:
         earlier = refusal_of(self.service.engine, str(command.command_id))
         if earlier is not None:
             return earlier
+        bus = self.service.bus
         try:
-            result = self.service.bus.handle(command)
+            if settle or isinstance(command, c.Tick):  # a tick settles as it goes
+                result = bus.handle(command)
+            else:
+                result = bus.run(command, bus.clock())
         except BookitError as error:
             return self._refuse(error, str(command.command_id), raw)
         return {"ok": True, "result": result}
@@ -183,10 +189,9 @@ def _consume(
         relay = EventRelay(service.app, service.engine, out, topology)
         replies = Producer(out.default_channel)
 
-        def on_message(message: Message) -> None:
-            reply = _handle(worker, message)
-            if reply is None:
-                return
+        pending: list[Message] = []
+
+        def answer(message: Message, reply: dict[str, Any]) -> None:
             reply_to = message.properties.get("reply_to")
             if reply_to:
                 replies.publish(
@@ -202,11 +207,10 @@ def _consume(
                     retry_policy=PUBLISH_RETRY,
                 )
             message.ack()
-            _relay(relay, worker.clock())
 
         channel = conn.channel()
-        consumer = Consumer(channel, queues=[topology.command_queue], on_message=on_message)
-        consumer.qos(prefetch_count=1)
+        consumer = Consumer(channel, queues=[topology.command_queue], on_message=pending.append)
+        consumer.qos(prefetch_count=batching.BATCH)
         with consumer:
             session.consuming = True
             log.info("consuming from %s at %s", topology.queue, safe_url(url))
@@ -221,24 +225,16 @@ def _consume(
                 try:
                     conn.drain_events(timeout=min(max(next_tick - time.monotonic(), 0.05), 0.5))
                     idle = 0
+                    batching.collect(conn, pending)
+                    batch, pending[:] = list(pending), []
+                    for message, reply in batching.run_batch(worker, batch):
+                        answer(message, reply)
+                    _relay(relay, worker.clock())
                 except TimeoutError:
                     idle += 1
                     if once and idle >= 2:
                         return
                     conn.heartbeat_check()
-
-
-def _handle(worker: CommandWorker, message: Message) -> dict[str, Any] | None:
-    """The reply for a message, or None when it was put back for a later try."""
-    try:
-        return worker.outcome(message.body)
-    except Exception:
-        # Not a refusal: the store or read-model database failed. Put the message back (it
-        # has one effect whenever it succeeds) and pause, rather than lose or refuse it.
-        log.exception("command failed; requeued for another try")
-        message.requeue()
-        time.sleep(RETRY_PAUSE)
-        return None
 
 
 def _tick(worker: CommandWorker) -> None:

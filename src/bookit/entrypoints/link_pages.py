@@ -12,34 +12,30 @@ gets the first outcome back.
 from __future__ import annotations
 
 import os
-import secrets
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
-import jinja2
 import uvicorn
 from eventsourcing.application import AggregateNotFoundError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bookit import commands as c
+from bookit.aggregates import waitlist
 from bookit.aggregates.base import SYSTEM, derived_id
-from bookit.aggregates.booking import Booking
+from bookit.aggregates.booking import LIVE, Booking
 from bookit.aggregates.venue import Venue
-from bookit.aggregates.waitlist import WaitlistTicket
 from bookit.bootstrap import Service
+from bookit.entrypoints.link_words import NO_PAGE, Subject, done, explain, render
 from bookit.errors import BadInput, BookitError, NotFound
 from bookit.links import Link, LinkSigner
 from bookit.projections import queries
@@ -52,48 +48,6 @@ _COMMANDS: dict[str, tuple[type[c.Command], str]] = {
     "decline": (c.DeclineOffer, "entry_id"),
     "check-in": (c.CheckIn, "booking_id"),
 }
-_STATUS_WORDS = {
-    "booked": "Booked, waiting for your confirmation",
-    "confirmed": "Confirmed",
-    "cancelled": "Cancelled",
-    "auto_cancelled": "Cancelled automatically (it was not confirmed in time)",
-    "waiting": "Waiting in the queue",
-    "offered": "Offered to you",
-    "claimed": "Claimed",
-    "declined": "Declined",
-    "expired": "The offer expired",
-    "left": "You left the waitlist",
-    "closed": "Closed: the slot has started",
-    "no_show": "Released: nobody checked in in time",
-}
-_templates = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).parent / "link_templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-)
-
-
-@dataclass(frozen=True)
-class Subject:
-    """What a link is about, as a person reads it (venue-local date and times)."""
-
-    owner: str
-    venue: str
-    tz: str
-    date: str
-    start: str
-    end: str
-    status: str
-    deadline: datetime | None = None
-
-    @property
-    def day(self) -> str:
-        day = datetime.strptime(self.date, "%Y-%m-%d")
-        return f"{day:%A} {day.day} {day:%B}"
-
-    def local(self, instant: datetime) -> str:
-        local = instant.astimezone(ZoneInfo(self.tz))
-        return f"{local:%H:%M}" if local.second == 0 else f"{local:%H:%M:%S}"
 
 
 def http_address(env: dict[str, str] | None = None) -> tuple[str, int]:
@@ -161,7 +115,7 @@ class _Pages:
         return await run_in_threadpool(self.show, token, request.url.path)
 
     async def not_found(self, request: Request, exc: Exception) -> Response:
-        return _render("result.html.j2", 404, tone="error", heading="Page not found", lines=[_NO_PAGE])
+        return render("result.html.j2", 404, tone="error", heading="Page not found", lines=[NO_PAGE])
 
     def show(self, token: str, path: str) -> Response:
         try:
@@ -171,15 +125,15 @@ class _Pages:
             return self.refused(token, error)
         earlier = self.service.app.outcome_of(link_command_id(self.signer, link))
         if earlier is not None:
-            heading, lines = _done(link, subject, earlier)
+            heading, lines = done(link, subject, earlier)
             lines.append("You already used this link; it will not do it again.")
-            return _render("result.html.j2", 200, tone="ok", heading=heading, lines=lines, subject=subject)
+            return render("result.html.j2", 200, tone="ok", heading=heading, lines=lines, subject=subject)
         seconds_left = None
         if subject.deadline is not None:
             seconds_left = max(0, int((subject.deadline - self.clock()).total_seconds()))
         # Only hides a button that could not work; the POST still asks the domain either way.
-        can_act = subject.status in (("offered",) if seconds_left is not None else ("booked", "confirmed"))
-        return _render(
+        can_act = subject.status in ((waitlist.OFFERED,) if seconds_left is not None else LIVE)
+        return render(
             "action.html.j2",
             200,
             action=link.action,
@@ -207,8 +161,8 @@ class _Pages:
             subject = self.subject(link)
         except BookitError as error:
             return self.refused(token, error)
-        heading, lines = _done(link, subject, outcome)
-        return _render("result.html.j2", 200, tone="ok", heading=heading, lines=lines, subject=subject)
+        heading, lines = done(link, subject, outcome)
+        return render("result.html.j2", 200, tone="ok", heading=heading, lines=lines, subject=subject)
 
     def subject(self, link: Link) -> Subject:
         app = self.service.app
@@ -226,7 +180,7 @@ class _Pages:
             ticket: Any = app.repository.get(ident)
         except AggregateNotFoundError:
             raise NotFound("waitlist entry", ident) from None
-        if not isinstance(ticket, WaitlistTicket):
+        if not isinstance(ticket, waitlist.WaitlistTicket):
             raise NotFound("waitlist entry", ident)
         slot = app.waitlist_slot(UUID(ticket.slot_id))
         venue = self._venue(slot.venue_id)
@@ -248,9 +202,9 @@ class _Pages:
     def refused(self, token: str, error: BookitError) -> Response:
         """A refusal in a person's words; the details come along only for a genuine link."""
         link, subject = self._genuine(token)
-        status, heading, sentence = _explain(error, link, subject)
+        status, heading, sentence = explain(error, link, subject)
         tone = "error" if isinstance(error, BadInput) else "sorry"
-        return _render("result.html.j2", status, tone=tone, heading=heading, lines=[sentence])
+        return render("result.html.j2", status, tone=tone, heading=heading, lines=[sentence])
 
     def _genuine(self, token: str) -> tuple[Link | None, Subject | None]:
         try:
@@ -258,82 +212,6 @@ class _Pages:
             return link, self.subject(link)
         except BookitError:
             return None, None
-
-
-def _done(link: Link, subject: Subject, outcome: dict[str, Any]) -> tuple[str, list[str]]:
-    when = f"{subject.day} at {subject.start}"
-    if link.action == "confirm":
-        return "Confirmed", [f"Confirmed — see you on {when}."]
-    if link.action == "cancel":
-        return "Cancelled", [f"Cancelled. Your booking at {subject.venue} on {when} is cancelled."]
-    if link.action == "check-in":
-        return "Checked in", [f"Checked in — enjoy {subject.venue}. Your booking will not be released."]
-    if link.action == "claim":
-        span = f"{subject.day}, {subject.start}–{subject.end}"
-        return "It's yours", [f"It's yours — booked {subject.venue} on {span}."]
-    return "Offer declined", ["Declined. The slot goes to the next person in the queue, if there is one."]
-
-
-def _explain(error: BookitError, link: Link | None, subject: Subject | None) -> tuple[int, str, str]:
-    """(HTTP status, heading, sentence) for a refusal; unknown codes show the rule's message."""
-    code = error.code
-    is_offer = link is not None and link.action in ("claim", "decline")
-    if code in ("link_expired", "offer_expired") and link is not None and subject is not None:
-        if is_offer:
-            return 410, "Offer expired", f"Sorry, this offer expired at {subject.local(link.expires_at)}."
-        when = f"{subject.day} at {subject.start}"
-        return 410, "Link expired", f"This link stopped working when the booking started ({when})."
-    known = {
-        "link_expired": (410, "Link expired", "Sorry, this link has expired."),
-        "offer_expired": (410, "Offer expired", "Sorry, this offer has expired."),
-        "bad_link": (400, "This link does not work", _BAD_LINK),
-        "not_owner": (403, "Not your link", "Only the person this was sent to can use it."),
-        "already_cancelled": (409, "Already cancelled", "This booking was already cancelled."),
-        "booking_started": (409, "Too late", "This booking has already started, so it can't be changed."),
-        "no_offer": (409, "No open offer", _no_offer(subject)),
-        "slot_taken": (409, "Slot taken", "Sorry, someone else has booked this time."),
-        "queue_closed": (409, "Waitlist closed", "The slot has started, so its waitlist is closed."),
-        "check_in_not_open": (409, "Too early", "Check-in opens when your booking starts."),
-        "check_in_closed": (409, "Too late", "Check-in has closed for this booking."),
-        "contention": (503, "Busy", "BookIT is very busy right now. Please try again in a moment."),
-    }
-    if code in known:
-        return known[code]
-    if isinstance(error, NotFound):
-        return 404, "Not found", "We could not find what this link is about. It may have been removed."
-    if isinstance(error, BadInput):
-        return 400, "This link does not work", error.message
-    return 409, "Not done", f"That could not be done: {error.message}."
-
-
-def _no_offer(subject: Subject | None) -> str:
-    why = {
-        "claimed": "you have already claimed it",
-        "declined": "you declined it",
-        "expired": "it expired and passed to the next person",
-        "left": "you left the waitlist",
-        "closed": "the slot has started",
-        "waiting": "the slot has not come free for you yet",
-    }.get(subject.status if subject else "", "")
-    return f"This offer is no longer open: {why}." if why else "This offer is no longer open."
-
-
-_BAD_LINK = (
-    "This link is not valid: it may have been altered or cut short. Open it again from your email, "
-    "or copy the whole address."
-)
-_NO_PAGE = "There is nothing here. The buttons in BookIT's emails lead to the right page."
-
-
-def _render(template: str, status: int, **context: Any) -> HTMLResponse:
-    nonce = secrets.token_urlsafe(16)
-    context.setdefault("subject", None)
-    html = _templates.get_template(template).render(nonce=nonce, status_words=_STATUS_WORDS, **context)
-    csp = (
-        f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; "
-        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-    )
-    return HTMLResponse(html, status_code=status, headers={"Content-Security-Policy": csp})
 
 
 class _ApiBeside:

@@ -59,9 +59,22 @@ def run_service(service: Service, settings: Settings, stop: threading.Event) -> 
 
     host, port = http_address()
     api = make_api(service, settings.bus_url)
-    pages = threading.Thread(
-        target=serve_links, args=(service, host, port, stop), kwargs={"api": api}, name="links", daemon=True
-    )
+
+    def serve() -> None:
+        try:
+            serve_links(service, host, port, stop, api=api)
+        except OSError as error:
+            # Several workers on one host all take commands; only one can have the port. The
+            # others say so in one line and go on working, instead of printing a traceback.
+            log.error(
+                "link pages and the HTTP API are not served: cannot listen on %s:%s (%s); "
+                "set BOOKIT_HTTP_PORT to a free port",
+                host,
+                port,
+                error.strerror or error,
+            )
+
+    pages = threading.Thread(target=serve, name="links", daemon=True)
     if not settings.once:
         pages.start()
     click.echo(

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from bookit.aggregates.admins import AdminRoster
-from bookit.aggregates.booking import Booking
+from bookit.aggregates.booking import AUTO_CANCELLED, BOOKED, CANCELLED, CONFIRMED, NO_SHOW, Booking
 from bookit.aggregates.venue import Venue
 from bookit.aggregates.venue_rules import VenueRules
 from bookit.localtime import iso
@@ -41,7 +41,7 @@ def booked(batch: Batch, e: Booking.Booked) -> None:
             "starts_at": iso(e.starts_at),
             "ends_at": iso(e.ends_at),
             "purpose": e.purpose,
-            "status": "confirmed" if e.confirmed else "booked",
+            "status": CONFIRMED if e.confirmed else BOOKED,
             "confirmed": e.confirmed,
             "reminded": False,
             "reminder_delivered_at": None,
@@ -66,7 +66,7 @@ def reminder_delivered(batch: Batch, e: Booking.ReminderDelivered) -> None:
 
 
 def confirmed(batch: Batch, e: Booking.Confirmed) -> None:
-    _set(batch, e, confirmed=True, status="confirmed")
+    _set(batch, e, confirmed=True, status=CONFIRMED)
 
 
 def waived(batch: Batch, e: Booking.AutoCancelWaived) -> None:
@@ -74,11 +74,11 @@ def waived(batch: Batch, e: Booking.AutoCancelWaived) -> None:
 
 
 def cancelled(batch: Batch, e: Booking.Cancelled) -> None:
-    _set(batch, e, status="cancelled", note=e.reason)
+    _set(batch, e, status=CANCELLED, note=e.reason)
 
 
 def auto_cancelled(batch: Batch, e: Booking.AutoCancelled) -> None:
-    _set(batch, e, status="auto_cancelled", note=e.reason)
+    _set(batch, e, status=AUTO_CANCELLED, note=e.reason)
 
 
 def auto_cancel_skipped(batch: Batch, e: Booking.AutoCancelSkipped) -> None:
@@ -86,7 +86,7 @@ def auto_cancel_skipped(batch: Batch, e: Booking.AutoCancelSkipped) -> None:
 
 
 def no_show(batch: Batch, e: Booking.NoShow) -> None:
-    _set(batch, e, status="no_show", note=e.reason)
+    _set(batch, e, status=NO_SHOW, note=e.reason)
 
 
 HANDLERS: dict[type, Any] = {

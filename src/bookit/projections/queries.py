@@ -8,8 +8,10 @@ from typing import Any
 
 from sqlalchemy import Engine, Row, and_, func, or_, select
 
+from bookit.aggregates.booking import LIVE
 from bookit.aggregates.strikes import suspension_end
 from bookit.aggregates.venue import Venue
+from bookit.aggregates.waitlist import ACTIVE, OFFERED, WAITING
 from bookit.localtime import from_iso, iso
 from bookit.projections.tables import (
     admins,
@@ -60,12 +62,12 @@ def availability(engine: Engine, venue_id: str, date: str) -> list[dict[str, str
     live = select(bookings.c.start, bookings.c.end).where(
         bookings.c.venue_id == venue_id,
         bookings.c.date == date,
-        bookings.c.status.in_(("booked", "confirmed")),
+        bookings.c.status.in_(LIVE),
     )
     offered = select(waitlist_entries.c.start, waitlist_entries.c.end).where(
         waitlist_entries.c.venue_id == venue_id,
         waitlist_entries.c.date == date,
-        waitlist_entries.c.status == "offered",
+        waitlist_entries.c.status == OFFERED,
     )
     taken = [(r["start"], r["end"], "booked") for r in _rows(engine, live)]
     taken += [(r["start"], r["end"], "held") for r in _rows(engine, offered)]
@@ -121,7 +123,7 @@ def my_waitlist(engine: Engine, user: str, now: datetime) -> list[dict[str, Any]
         select(func.count())
         .where(
             other.c.slot_id == mine.c.slot_id,
-            other.c.status == "waiting",
+            other.c.status == WAITING,
             or_(
                 other.c.priority < mine.c.priority,
                 and_(other.c.priority == mine.c.priority, other.c.seq < mine.c.seq),
@@ -131,13 +133,13 @@ def my_waitlist(engine: Engine, user: str, now: datetime) -> list[dict[str, Any]
     )
     query = (
         select(mine, ahead.label("ahead"))
-        .where(mine.c.user == user.lower(), mine.c.status.in_(("waiting", "offered")))
+        .where(mine.c.user == user.lower(), mine.c.status.in_(ACTIVE))
         .order_by(mine.c.date, mine.c.start, mine.c.entry_id)
     )
     out = []
     for row in _rows(engine, query):
         ahead_count = row.pop("ahead")
-        if row["status"] == "offered":
+        if row["status"] == OFFERED:
             row["position"] = 0
             row["seconds_left"] = max(0, int((from_iso(row["offered_until"]) - now).total_seconds()))
         else:

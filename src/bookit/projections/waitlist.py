@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from bookit.aggregates.waitlist import WaitlistSlot
+from bookit.aggregates.waitlist import (
+    CLAIMED,
+    CLOSED,
+    DECLINED,
+    EXPIRED,
+    LEFT,
+    OFFERED,
+    WAITING,
+    WaitlistSlot,
+)
 from bookit.localtime import iso
 from bookit.projections.batch import Batch
 
@@ -40,7 +49,7 @@ def joined(batch: Batch, e: WaitlistSlot.Joined) -> None:
             "user": e.user,
             "priority": e.priority,
             "seq": e.seq,
-            "status": "waiting",
+            "status": WAITING,
             "offered_until": None,
             "joined_at": iso(e.timestamp),
         }
@@ -52,33 +61,33 @@ def _status(batch: Batch, entry_id: str, status: str, **values: Any) -> None:
 
 
 def left(batch: Batch, e: WaitlistSlot.Left) -> None:
-    _status(batch, e.entry_id, "left", offered_until=None)
+    _status(batch, e.entry_id, LEFT, offered_until=None)
 
 
 def notified(batch: Batch, e: WaitlistSlot.Notified) -> None:
-    _status(batch, e.entry_id, "offered", offered_until=iso(e.deadline))
+    _status(batch, e.entry_id, OFFERED, offered_until=iso(e.deadline))
 
 
 def claimed(batch: Batch, e: WaitlistSlot.Claimed) -> None:
-    _status(batch, e.entry_id, "claimed", offered_until=None)
+    _status(batch, e.entry_id, CLAIMED, offered_until=None)
 
 
 def declined(batch: Batch, e: WaitlistSlot.Declined) -> None:
-    _status(batch, e.entry_id, "declined", offered_until=None)
+    _status(batch, e.entry_id, DECLINED, offered_until=None)
 
 
 def expired(batch: Batch, e: WaitlistSlot.Expired) -> None:
-    _status(batch, e.entry_id, "expired", offered_until=None)
+    _status(batch, e.entry_id, EXPIRED, offered_until=None)
 
 
 def offers_taken(batch: Batch, e: WaitlistSlot.OfferTaken) -> None:
     for entry_id in e.entry_ids:
-        _status(batch, entry_id, "waiting", offered_until=None)
+        _status(batch, entry_id, WAITING, offered_until=None)
 
 
 def closed(batch: Batch, e: WaitlistSlot.Closed) -> None:
     for entry_id in e.entry_ids:
-        _status(batch, entry_id, "closed", offered_until=None)
+        _status(batch, entry_id, CLOSED, offered_until=None)
 
 
 HANDLERS: dict[type, Any] = {

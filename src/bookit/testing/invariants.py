@@ -11,14 +11,16 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.parser import BytesParser
 from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import select
 
+from bookit.aggregates.base import event_id
 from bookit.aggregates.booking import Booking
 from bookit.aggregates.venue import Venue
 from bookit.aggregates.venue_day import VenueDay
@@ -29,19 +31,46 @@ from bookit.projections.rebuild import verify
 from bookit.projections.tables import emails_sent
 
 
-def check_invariants(service: Service) -> list[str]:
-    """Every rule of DESIGN.md the stored history breaks, in words; empty when all hold."""
-    checker = InvariantChecker(service.app.rules)
-    for notification in notifications(service.app):
-        checker.feed(service.app.mapper.to_domain_event(notification))
-    problems = checker.report()
-    problems += _email_problems(service)
-    problems += [
-        f"read model {d.table} differs from a fresh replay "
-        f"({d.live_only} rows only live, {d.rebuilt_only} only rebuilt)"
-        for d in verify(service.app, service.engine)
-    ]
+def check_invariants(service: Service, *, read_models: bool = True) -> list[Violation]:
+    """Every rule of DESIGN.md the stored history breaks, in words; empty when all hold.
+
+    The checks of `bookit check` (`bookit.audit.check.check_store`), plus the Maildir against
+    the sent record and, with `read_models`, the read models against a fresh replay."""
+    from bookit.audit.check import check_store
+
+    problems = check_store(service.app, service.engine)
+    problems += [Violation(p) for p in _email_problems(service)]
+    if read_models:
+        problems += [
+            Violation(
+                f"read model {d.table} differs from a fresh replay "
+                f"({d.live_only} rows only live, {d.rebuilt_only} only rebuilt)"
+            )
+            for d in verify(service.app, service.engine)
+        ]
     return problems
+
+
+class Violation(str):
+    """A broken promise in words, with `event_ids`: the stored events that prove it (an event's
+    id is derived from its aggregate and version, as on the events exchange)."""
+
+    event_ids: tuple[str, ...]
+
+    def __new__(cls, text: str, event_ids: tuple[str, ...] = ()) -> Violation:
+        shown = f"{text} [events: {', '.join(event_ids)}]" if event_ids else text
+        violation = super().__new__(cls, shown)
+        violation.event_ids = event_ids
+        return violation
+
+
+def event_ref(event: Any) -> str:
+    return str(event_id(event.originator_id, event.originator_version))
+
+
+def booked_ref(booking_id: str) -> str:
+    """The id of a booking's first event, `Booked` (version 1)."""
+    return str(event_id(UUID(booking_id), 1))
 
 
 @dataclass
@@ -113,15 +142,17 @@ class InvariantChecker:
 
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
-        self.violations: list[str] = []
+        self.violations: list[Violation] = []
         self.bookings: dict[str, _Booking] = {}
         self.live: dict[str, set[str]] = defaultdict(set)  # venue -> live booking ids
+        self._live_on: dict[tuple[str, date], set[str]] = defaultdict(set)  # (venue, UTC day) -> ids
         self.days: dict[str, _Day] = defaultdict(_Day)
         self.queues: dict[str, _Queue] = {}
         self.queues_of_day: dict[str, list[str]] = defaultdict(list)
         self.venue_of_day: dict[str, str] = {}
         self.buffer_of_venue: dict[str, int] = defaultdict(int)  # the venue's rules now
         self._command: str | None = None
+        self._last: Any = None  # the latest event fed (evidence for what a command left undone)
         self._now = datetime.min.replace(tzinfo=UTC)
         self._touched: set[str] = set()  # venue-days changed by the current command
         self._stuck: set[str] = set()  # queues already reported as waiting for a free slot
@@ -156,27 +187,43 @@ class InvariantChecker:
             self._command_done()
             self._command = event.command_id
         self._now = event.timestamp
+        self._last = event
         handler = self._handlers.get(type(event))
         if handler is not None:
             handler(event)
 
-    def report(self) -> list[str]:
+    @property
+    def topics(self) -> frozenset[str]:
+        """The stored topics this checker reads; a reader may skip decoding any other event."""
+        from eventsourcing.utils import get_topic
+
+        return frozenset(get_topic(event_type) for event_type in self._handlers)
+
+    def report(self) -> list[Violation]:
         """Every breach so far; may be called again after feeding more events."""
         self._command_done()
         return list(self.violations)
 
-    def _breach(self, event: Any, what: str) -> None:
-        self.violations.append(f"{event.timestamp:%Y-%m-%d %H:%M:%S} {type(event).__qualname__}: {what}")
+    def _breach(self, event: Any, what: str, *related: str) -> None:
+        text = f"{event.timestamp:%Y-%m-%d %H:%M:%S} {type(event).__qualname__}: {what}"
+        self.violations.append(Violation(text, (event_ref(event), *related)))
 
     # Bookings: never two live ones overlapping; auto-cancel only after a fair reminder
 
     def _booked(self, e: Booking.Booked) -> None:
         booking_id = str(e.originator_id)
-        for other in self.live[e.venue_id]:
+        days = _days(e.starts_at, e.ends_at)
+        # Only live bookings on the same UTC days can overlap: a store's worth of bookings of a
+        # venue is not compared with each new one.
+        nearby = set().union(*(self._live_on[(e.venue_id, day)] for day in days))
+        for other in sorted(nearby):
             theirs = self.bookings[other]
             if _overlap((e.starts_at, e.ends_at), (theirs.starts_at, theirs.ends_at)):
-                self._breach(e, f"booking {booking_id} overlaps live booking {other} of {e.venue_id}")
+                what = f"booking {booking_id} overlaps live booking {other} of {e.venue_id}"
+                self._breach(e, what, booked_ref(other))
         self.live[e.venue_id].add(booking_id)
+        for day in days:
+            self._live_on[(e.venue_id, day)].add(booking_id)
         self.bookings[booking_id] = _Booking(
             e.venue_id, e.starts_at, e.ends_at, e.cancel_due, e.confirmed, check_in_until=e.check_in_until
         )
@@ -196,6 +243,8 @@ class InvariantChecker:
     def _ended(self, e: Any) -> None:
         booking = self.bookings[str(e.originator_id)]
         self.live[booking.venue_id].discard(str(e.originator_id))
+        for day in _days(booking.starts_at, booking.ends_at):
+            self._live_on[(booking.venue_id, day)].discard(str(e.originator_id))
 
     def _rules_set(self, e: Venue.RulesSet) -> None:
         self.buffer_of_venue[e.venue_id] = int(e.rules.get("buffer_minutes") or 0)
@@ -232,7 +281,13 @@ class InvariantChecker:
     def _taken(self, e: VenueDay.IntervalTaken) -> None:
         day = self._day(e)
         if not day.is_free(e.starts_at, e.ends_at):
-            self._breach(e, f"booking {e.booking_id} took time already taken or held for the queue")
+            over = [k for k, span in day.taken.items() if _overlap(span, (e.starts_at, e.ends_at))]
+            self._breach(
+                e,
+                f"booking {e.booking_id} took time already taken or held for the queue",
+                booked_ref(e.booking_id),
+                *(booked_ref(k) for k in over),
+            )
         day.taken[e.booking_id] = (e.starts_at, e.ends_at)
         day.buffers[e.booking_id] = e.buffer_minutes
 
@@ -358,9 +413,18 @@ class InvariantChecker:
             elif slot_id not in self._stuck:
                 self._stuck.add(slot_id)
                 self.violations.append(
-                    f"{self._now:%Y-%m-%d %H:%M:%S} slot {slot_id} is free but its "
-                    f"{len(queue.waiting)} waiting entries were offered nothing"
+                    Violation(
+                        f"{self._now:%Y-%m-%d %H:%M:%S} slot {slot_id} is free but its "
+                        f"{len(queue.waiting)} waiting entries were offered nothing",
+                        (event_ref(self._last),),
+                    )
                 )
+
+
+def _days(starts_at: datetime, ends_at: datetime) -> list[date]:
+    """The UTC days [starts_at, ends_at) touches."""
+    first, last = starts_at.date(), (ends_at - timedelta(microseconds=1)).date()
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 def _overlap(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> bool:

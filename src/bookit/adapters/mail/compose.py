@@ -19,6 +19,7 @@ import jinja2
 
 from bookit.adapters import calendar as ical
 from bookit.adapters.mail import wire
+from bookit.adapters.mail.wording import LEADS, duration, zone_label
 
 KINDS = (
     "booking-confirmed",
@@ -109,8 +110,10 @@ def compose_email(
     if sent_at.tzinfo is None or sent_at.utcoffset() is None:
         raise ValueError("sent_at must be timezone-aware")
 
-    text_env, html_env, subjects = _environments()
+    text_env, html_env, subjects, leads = _environments()
     values = dict(context)
+    # The two lines every email opens with, in text and HTML alike: why it came, what to do.
+    values["why"], values["next_step"] = (line.render(values) for line in leads[kind])
 
     headers: list[wire.Header] = [
         ("From", header_safe(sender)),
@@ -159,18 +162,24 @@ def header_safe(value: str) -> str:
     return " ".join(_CONTROL.sub(" ", value).split())
 
 
+_Leads = dict[str, tuple[jinja2.Template, jinja2.Template]]
+
+
 @functools.cache
-def _environments() -> tuple[jinja2.Environment, jinja2.Environment, dict[str, jinja2.Template]]:
+def _environments() -> tuple[jinja2.Environment, jinja2.Environment, dict[str, jinja2.Template], _Leads]:
     # Built once per process: loading and compiling templates is the expensive part.
     loader = jinja2.PackageLoader("bookit.adapters.mail", "templates")
     text_env = _environment(loader, autoescape=False)
     html_env = _environment(loader, autoescape=True)
     subjects = {kind: text_env.from_string(source) for kind, source in _SUBJECTS.items()}
-    return text_env, html_env, subjects
+    leads = {
+        kind: (text_env.from_string(why), text_env.from_string(then)) for kind, (why, then) in LEADS.items()
+    }
+    return text_env, html_env, subjects, leads
 
 
 def _environment(loader: jinja2.BaseLoader, *, autoescape: bool) -> jinja2.Environment:
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=loader,
         autoescape=autoescape,
         undefined=jinja2.StrictUndefined,
@@ -178,3 +187,6 @@ def _environment(loader: jinja2.BaseLoader, *, autoescape: bool) -> jinja2.Envir
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    environment.filters["zone"] = zone_label  # Europe/London -> "London time"
+    environment.filters["duration"] = duration  # 480 -> "8 hours"
+    return environment

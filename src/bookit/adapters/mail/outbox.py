@@ -79,6 +79,10 @@ class MaildirOutbox:
     out but the caller never recorded it) finds the earlier copy instead of adding a duplicate.
     """
 
+    # Delivering a message again finds the earlier copy: a follower may hand it a whole batch
+    # and, after a crash, the same batch again.
+    redelivery_is_harmless = True
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         for sub in ("tmp", "new", "cur"):

@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bookit.bootstrap import STORE_ERRORS, Service
-from bookit.entrypoints.api import bookings, rules, try_page, venues, waitlist
+from bookit.entrypoints.api import bookings, calendar, rules, try_page, venues, waitlist
 from bookit.entrypoints.api.auth import TokenRules
 from bookit.entrypoints.api.door import Door
 from bookit.entrypoints.api.problems import ApiError, from_error, problem
@@ -55,7 +55,7 @@ def make_api(service: Service, bus_url: str = "local", env: Mapping[str, str] | 
     )
     api.state.door = Door(service, bus_url)
     api.state.tokens = tokens
-    for family in (venues, rules, bookings, waitlist, try_page):
+    for family in (venues, rules, bookings, waitlist, calendar, try_page):
         api.include_router(family.router)
     api.add_exception_handler(ApiError, _api_error)
     api.add_exception_handler(BookitError, _bookit_error)
@@ -89,7 +89,7 @@ async def _bookit_error(request: Request, exc: Exception) -> Response:
 async def _invalid(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
-    if any(e.get("type") == "json_invalid" for e in errors) or not _json_or_empty(await request.body()):
+    if any(e.get("type") == "json_invalid" for e in errors):
         return problem(400, "malformed_json", "the request body is not valid JSON")
     return problem(422, "invalid_request", _describe(errors))
 
@@ -110,14 +110,19 @@ async def _bug(request: Request, exc: Exception) -> Response:
     return problem(500, "internal_error", "BookIT failed to answer this request; it has been logged")
 
 
-def _json_or_empty(body: bytes) -> bool:
+def _not_json(content_type: bytes, body: bytes) -> tuple[int, str, str] | None:
+    """Why a request body cannot be read as JSON, before any route parses it: the type says
+    something else (415), or it does not parse, nested past what a parser should follow (400)."""
     if not body.strip():
-        return True
+        return None
+    media = content_type.split(b";")[0].strip().lower()
+    if media and media != b"application/json" and not media.endswith(b"+json"):
+        return 415, "unsupported_media_type", "send the body as JSON with Content-Type: application/json"
     try:
         json.loads(body)
-    except ValueError:
-        return False
-    return True
+    except (ValueError, RecursionError):
+        return 400, "malformed_json", "the request body is not valid JSON"
+    return None
 
 
 def _describe(errors: list[Any]) -> str:
@@ -170,6 +175,14 @@ class _Gate:
                     private, 413, "body_too_large", f"the request body is over {MAX_BODY} bytes"
                 )
                 return
+        content_type = dict(scope.get("headers", [])).get(b"content-type", b"")
+        refusal = _not_json(content_type, body)
+        if refusal is not None:
+            await _send_problem(private, *refusal)
+            return
+        if body.strip() and not content_type:
+            # A JSON body sent without saying so is read as what it is.
+            scope = dict(scope, headers=[*scope.get("headers", []), (b"content-type", b"application/json")])
         replayed = False
 
         async def replay() -> Message:

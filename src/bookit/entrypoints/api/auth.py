@@ -23,6 +23,7 @@ from pydantic import TypeAdapter, ValidationError
 from bookit import commands as c
 from bookit.entrypoints.api.problems import ApiError
 
+MIN_SECRET_BYTES = 32
 LEEWAY_SECONDS = 30  # clock skew between the token's issuer and us
 _EMAIL: TypeAdapter[str] = TypeAdapter(c.Email)
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="bookit"'}
@@ -42,6 +43,9 @@ class TokenRules:
         keys: dict[str, Any] = {}
         secret = env.get("BOOKIT_API_SECRET", "")
         if secret:
+            if len(secret.encode()) < MIN_SECRET_BYTES:
+                # RFC 7518 3.2: an HS256 key is at least as long as the hash (256 bits).
+                raise ValueError(f"BOOKIT_API_SECRET must be at least {MIN_SECRET_BYTES} bytes long")
             keys["HS256"] = secret.encode()
         pem = env.get("BOOKIT_API_PUBLIC_KEY", "")
         if pem:

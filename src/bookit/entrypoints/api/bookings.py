@@ -13,7 +13,7 @@ from bookit import audit
 from bookit import commands as c
 from bookit.entrypoints.api import schemas as s
 from bookit.entrypoints.api.deps import ALWAYS, WITH_BODY, Caller, CallerDep, IdempotencyKey
-from bookit.entrypoints.api.problems import documented
+from bookit.entrypoints.api.problems import documented, links
 from bookit.errors import NotFound, Refused
 from bookit.projections import queries
 
@@ -21,7 +21,20 @@ router = APIRouter(prefix="/api/bookings", tags=["bookings"])
 ACTED = WITH_BODY | documented(403, 404, 409)
 
 
-@router.post("", status_code=201, responses=WITH_BODY | documented(404, 409))
+@router.post(
+    "",
+    status_code=201,
+    responses=WITH_BODY | documented(404, 409),
+    openapi_extra=links(
+        201,
+        "booking_id",
+        show="show_booking",
+        confirm="confirm_booking",
+        cancel="cancel_booking",
+        override="override_booking",
+        history="booking_history",
+    ),
+)
 def book(body: s.NewBooking, caller: CallerDep, key: IdempotencyKey = None) -> s.BookingOutcome:
     """Book a slot for yourself. 409 `slot_taken` / `slot_held` when it is not free."""
     outcome = caller.door.run(c.BookVenue, caller.actor, "booking.book", key, **body.model_dump())
@@ -44,18 +57,18 @@ def list_bookings(
     return [s.Booking(**row) for row in rows]
 
 
-@router.get("/{booking_id}", responses=ALWAYS | documented(403, 404))
+@router.get("/{booking_id}", operation_id="show_booking", responses=ALWAYS | documented(403, 404))
 def show(booking_id: UUID, caller: CallerDep) -> s.Booking:
     return s.Booking(**_visible(caller, booking_id))
 
 
-@router.post("/{booking_id}/confirm", responses=ACTED)
+@router.post("/{booking_id}/confirm", operation_id="confirm_booking", responses=ACTED)
 def confirm(booking_id: UUID, caller: CallerDep, key: IdempotencyKey = None) -> s.BookingOutcome:
     """Confirm your booking (owner only)."""
     return _act(caller, c.ConfirmBooking, "booking.confirm", key, booking_id)
 
 
-@router.post("/{booking_id}/cancel", responses=ACTED)
+@router.post("/{booking_id}/cancel", operation_id="cancel_booking", responses=ACTED)
 def cancel(
     booking_id: UUID, caller: CallerDep, body: s.Cancellation | None = None, key: IdempotencyKey = None
 ) -> s.BookingOutcome:
@@ -64,13 +77,13 @@ def cancel(
     return _act(caller, c.CancelBooking, "booking.cancel", key, booking_id, reason=reason)
 
 
-@router.post("/{booking_id}/override", responses=ACTED)
+@router.post("/{booking_id}/override", operation_id="override_booking", responses=ACTED)
 def override(booking_id: UUID, caller: CallerDep, key: IdempotencyKey = None) -> s.BookingOutcome:
     """Waive a booking's auto-cancellation (admins only)."""
     return _act(caller, c.WaiveAutoCancel, "booking.override", key, booking_id)
 
 
-@router.get("/{booking_id}/history", responses=ALWAYS | documented(403, 404))
+@router.get("/{booking_id}/history", operation_id="booking_history", responses=ALWAYS | documented(403, 404))
 def history(booking_id: UUID, caller: CallerDep) -> list[s.HistoryEvent]:
     """Every event of the booking in store order: what, when, by whom, by which command, and
     the emails each one owed (sent or refused), as `bookit history ID --emails`."""

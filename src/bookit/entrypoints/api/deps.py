@@ -56,4 +56,4 @@ IdempotencyKey = Annotated[
 
 # Every route can answer these; routes add their own.
 ALWAYS = documented(401, 422, 503)
-WITH_BODY = documented(400, 401, 413, 422, 503)
+WITH_BODY = documented(400, 401, 413, 415, 422, 503)

@@ -98,3 +98,19 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
         status: {"description": TITLES[status], "content": {PROBLEM_TYPE: {"schema": schema}}}
         for status in statuses
     }
+
+
+def links(status: int, field: str, **operations: str) -> dict[str, object]:
+    """`openapi_extra` giving a response OpenAPI links: each named operation takes this
+    response's `field` as its path parameter of the same name (so clients and fuzzers can follow
+    a new booking or entry to what can be done with it)."""
+    return {
+        "responses": {
+            str(status): {
+                "links": {
+                    name: {"operationId": op, "parameters": {field: f"$response.body#/{field}"}}
+                    for name, op in operations.items()
+                }
+            }
+        }
+    }

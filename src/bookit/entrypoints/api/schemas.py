@@ -17,6 +17,7 @@ Date = Annotated[
     c.Date, Field(pattern=DatePattern, examples=["2026-12-03"], json_schema_extra={"format": "date"})
 ]
 Time = Annotated[c.Time, Field(pattern=TimePattern, examples=["14:00"])]
+VenueRef = Annotated[c.VenueId, Field(examples=["main-hall"])]
 
 
 class _In(BaseModel):
@@ -30,11 +31,12 @@ class NewVenue(_In):
 
 
 class NewBooking(_In):
-    venue_id: c.VenueId
+    venue_id: VenueRef
     date: Date
     start: Time
     end: Time
     purpose: c.FreeText = ""
+    name: c.Name | None = Field(None, description="your name, as emails greet you")
 
 
 class Cancellation(_In):
@@ -42,12 +44,13 @@ class Cancellation(_In):
 
 
 class NewEntry(_In):
-    venue_id: c.VenueId
+    venue_id: VenueRef
     date: Date
     start: Time
     end: Time
     priority: c.Priority | None = Field(None, description="admins only")
     user: c.Email | None = Field(None, description="admins only: put someone else in the queue")
+    name: c.Name | None = Field(None, description="the name emails greet whoever waits by")
 
 
 class Venue(BaseModel):

@@ -13,7 +13,7 @@ from bookit import audit
 from bookit import commands as c
 from bookit.entrypoints.api import schemas as s
 from bookit.entrypoints.api.deps import ALWAYS, WITH_BODY, Caller, CallerDep, IdempotencyKey
-from bookit.entrypoints.api.problems import documented
+from bookit.entrypoints.api.problems import documented, links
 from bookit.errors import NotFound
 from bookit.projections import queries
 
@@ -21,7 +21,19 @@ router = APIRouter(prefix="/api/waitlist", tags=["waitlist"])
 ACTED = WITH_BODY | documented(403, 404, 409)
 
 
-@router.post("", status_code=201, responses=WITH_BODY | documented(403, 404, 409))
+@router.post(
+    "",
+    status_code=201,
+    responses=WITH_BODY | documented(403, 404, 409),
+    openapi_extra=links(
+        201,
+        "entry_id",
+        claim="claim_offer",
+        decline="decline_offer",
+        leave="leave_waitlist",
+        history="entry_history",
+    ),
+)
 def join(body: s.NewEntry, caller: CallerDep, key: IdempotencyKey = None) -> s.EntryJoined:
     """Join the queue of a slot that is not free. 409 `slot_free` when you can simply book it."""
     outcome = caller.door.run(c.JoinWaitlist, caller.actor, "waitlist.join", key, **body.model_dump())
@@ -35,26 +47,26 @@ def mine(caller: CallerDep) -> list[s.WaitlistEntry]:
     return [s.WaitlistEntry(**row) for row in rows]
 
 
-@router.post("/{entry_id}/claim", status_code=201, responses=ACTED)
+@router.post("/{entry_id}/claim", operation_id="claim_offer", status_code=201, responses=ACTED)
 def claim(entry_id: UUID, caller: CallerDep, key: IdempotencyKey = None) -> s.Claimed:
     """Claim an open offer: the slot is booked for you, confirmed. Only one claim wins."""
     outcome = caller.door.run(c.ClaimOffer, caller.actor, "waitlist.claim", key, entry_id=entry_id)
     return s.Claimed(**outcome)
 
 
-@router.post("/{entry_id}/decline", responses=ACTED)
+@router.post("/{entry_id}/decline", operation_id="decline_offer", responses=ACTED)
 def decline(entry_id: UUID, caller: CallerDep, key: IdempotencyKey = None) -> s.EntryOutcome:
     """Pass an open offer on to the next in line at once."""
     return _act(caller, c.DeclineOffer, "waitlist.decline", key, entry_id)
 
 
-@router.delete("/{entry_id}", responses=ACTED)
+@router.delete("/{entry_id}", operation_id="leave_waitlist", responses=ACTED)
 def leave(entry_id: UUID, caller: CallerDep, key: IdempotencyKey = None) -> s.EntryOutcome:
     """Leave the queue; the others keep their order."""
     return _act(caller, c.LeaveWaitlist, "waitlist.leave", key, entry_id)
 
 
-@router.get("/{entry_id}/history", responses=ALWAYS | documented(403, 404))
+@router.get("/{entry_id}/history", operation_id="entry_history", responses=ALWAYS | documented(403, 404))
 def history(entry_id: UUID, caller: CallerDep) -> list[s.HistoryEvent]:
     """Every event about the entry in store order (joined, offered, claimed, expired, ...), each
     in words, with the emails it owed, as `bookit history ENTRY --emails`."""

@@ -19,6 +19,7 @@ from bookit.entrypoints.cli import (  # noqa: F401  (register commands)
     simulate,
     venues,
     waitlist,
+    whatif,
 )
 from bookit.entrypoints.cli.context import Context, main
 

@@ -6,6 +6,7 @@ Each command imports `bookit.audit` inside its function (see context.py: startin
 from __future__ import annotations
 
 import json
+import sys
 from typing import TYPE_CHECKING
 
 import click
@@ -78,3 +79,23 @@ def _instant(text: str) -> datetime:
             "e.g. 2026-12-05T08:00:00Z",
             "bad_instant",
         ) from None
+
+
+@main.command()
+@pass_ctx
+def check(ctx: Context) -> None:
+    """DESIGN.md's invariants against the store (read-only): exit 0 when all hold, 1 with the
+    events that prove each violation."""
+    from bookit.audit.check import check_store
+    from bookit.entrypoints.cli.operate import _progress_stream
+
+    service = ctx.service
+    total = service.app.recorder.max_notification_id() or 0
+    with click.progressbar(length=total, label="checking", file=_progress_stream()) as bar:
+        problems = check_store(service.app, service.engine, progress=bar.update)
+    for problem in problems:
+        ctx.emit({"violation": str(problem), "event_ids": list(problem.event_ids)}, str(problem))
+    if problems:
+        click.echo(f"{len(problems)} violation(s) in {total} events", err=True)
+        sys.exit(1)
+    ctx.emit({"ok": True, "events": total}, f"every invariant holds over {total} events")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import sys
-import tempfile
 from typing import Any
 
 import click
@@ -76,8 +76,10 @@ def simulate(
 def _run(policy: Any, *, days: int, venues: int, seed: int, tick: int) -> dict[str, Any]:
     from bookit.demo.policy_metrics import measure
     from bookit.demo.policy_sim import PolicySimulation
+    from bookit.scratch import scratch_dir
 
-    with tempfile.TemporaryDirectory(prefix="bookit-simulate-") as scratch:
+    scratch = scratch_dir("bookit-simulate-")
+    try:
         sim = PolicySimulation(scratch, policy, venues=venues, days=days, seed=seed, tick_minutes=tick)
         try:
             # A progress bar on a terminal only; piped output stays clean for machines.
@@ -91,6 +93,8 @@ def _run(policy: Any, *, days: int, venues: int, seed: int, tick: int) -> dict[s
             return measure(sim.service.app, sim.service.engine)
         finally:
             sim.close()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def render_table(rows: list[dict[str, Any]]) -> str:

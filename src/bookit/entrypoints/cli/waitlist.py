@@ -74,12 +74,13 @@ waitlist.command("decline", help="Pass an open offer on at once.")(_entry_comman
 @pass_ctx
 def waitlist_mine(ctx: Context, user: str) -> None:
     """Your active entries, with seconds left to claim when offered."""
+    from bookit.aggregates.waitlist import OFFERED
     from bookit.projections import queries
 
     for row in queries.my_waitlist(ctx.read_models, user, ctx.clock()):
         left = (
             f"\toffered, {row['seconds_left']}s left"
-            if row["status"] == "offered"
+            if row["status"] == OFFERED
             else f"\tposition {row['position']}"
         )
         ctx.emit(

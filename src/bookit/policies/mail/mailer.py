@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 
 from eventsourcing.application import Application
@@ -88,7 +89,10 @@ class Mailer(TrackedFollower):
         if self.backoff.holds(now):
             return 0, follow_ups
         reported: Reported = []
-        passed = self.follow(lambda conn, page: self._step(conn, page, now, reported))
+        # An outbox that delivers each Message-ID once however often it is asked (the Maildir)
+        # takes a whole page's emails at once: a crash re-delivers them, which changes nothing.
+        step = self._page_step if getattr(self.outbox, "redelivery_is_harmless", False) else self._step
+        passed = self.follow(lambda conn, page: step(conn, page, now, reported))
         # A reminder counts as delivered once its record is committed (the position moved past it).
         return passed, follow_ups + [command for at, command in reported if at <= self.position]
 
@@ -121,6 +125,35 @@ class Mailer(TrackedFollower):
                 return Applied(index + 1)
         return Applied(len(page))
 
+    def _page_step(
+        self,
+        conn: Connection,
+        page: Sequence[Notification],
+        now: datetime,
+        reported: list[tuple[int, c.Command]],
+    ) -> Applied:
+        """The whole page in one step: every email it owes in one delivery (one Maildir sync for
+        all of them), recorded in the step's one transaction."""
+        owed: list[tuple[int, Any, list[Email]]] = []
+        for notification in page:
+            if notification.topic in MAILED_TOPICS:
+                event = self.app.mapper.to_domain_event(notification)
+                owed.append((notification.id, event, records.still_owed(conn, self.emails_for(event))))
+        emails = [email for _, _, of_event in owed for email in of_event]
+        position_of_email = {id(email): position for position, _, of_event in owed for email in of_event}
+        done, delivered = self._deliver(emails, 0, now)
+        if delivered.error is not None:
+            # All or none: nothing of this page went out; the next allowed pass retries it.
+            self._back_off(conn, delivered.error, [], now)
+            return Applied(0, stop=True)
+        if self.backoff.failures:
+            self._end_back_off(conn)
+        records.record(conn, [(email, position_of_email[id(email)], why) for email, _, why in done], now)
+        for position, event, of_event in owed:
+            if of_event and isinstance(event, Booking.Reminded):
+                reported.append((position, _reminder_delivered(event, now)))
+        return Applied(len(page))
+
     def emails_for(self, event: Any) -> list[Email]:
         """The emails `event` owes, judged by the aggregate as it was then and its venue."""
         if type(event) not in OWED:
@@ -151,19 +184,7 @@ class Mailer(TrackedFollower):
         of them."""
         if not emails:
             return [], Delivered()
-        messages = [
-            compose_email(
-                email.kind,
-                to=email.to,
-                message_id=email.message_id,
-                sent_at=now,
-                subject_id=email.subject_id,
-                context=email.context,
-                to_name=email.to_name,
-                calendar=email.calendar,
-            )
-            for email in emails
-        ]
+        messages = [compose(email, now) for email in emails]
         delivered = self.outbox.deliver_all(messages)
         email_of = {id(message): email for message, email in zip(messages, emails, strict=True)}
         done: list[Record] = [(email_of[id(message)], position, None) for message in delivered.sent]
@@ -221,6 +242,20 @@ class Mailer(TrackedFollower):
         log.info("mail delivery resumed after %d failed attempts", self.backoff.failures)
         self.backoff = Backoff()
         backoff.save(conn, self.name, self.backoff)
+
+
+def compose(email: Email, sent_at: datetime) -> EmailMessage:
+    """The message for an owed email, as sent at `sent_at`."""
+    return compose_email(
+        email.kind,
+        to=email.to,
+        message_id=email.message_id,
+        sent_at=sent_at,
+        subject_id=email.subject_id,
+        context=email.context,
+        to_name=email.to_name,
+        calendar=email.calendar,
+    )
 
 
 def _reminder_delivered(event: Booking.Reminded, now: datetime) -> c.Command:

@@ -85,9 +85,9 @@ def booking_confirmed(facts: Facts) -> list[Email]:
         return []  # a booking claimed from the waitlist gets the waitlist-claimed email
     context = _booking_context(facts)
     context["reminder_note"] = (
-        "No confirmation is needed for this booking."
+        "Nothing more to do: this booking needs no confirmation."
         if booking.cancel_due is None
-        else "We will ask you to confirm it the day before."
+        else "Nothing to do now: we will ask you to confirm it the day before."
     )
     return [_booking_email("booking-confirmed", facts, context, _booking_time(facts))]
 
@@ -318,9 +318,12 @@ def _common(venue: Venue, date: str, start: str, end: str, name: str) -> dict[st
 
 
 def local_time(instant: datetime, tz: str, seconds: bool = False) -> str:
+    """An instant as people say it on the venue's wall clock: "09:15 on Tuesday 1 December".
+    The zone is not repeated: every email names it once, beside the booking's times. Seconds
+    only when asked for and not zero (an offer's deadline is to the second, rule 6)."""
     local = instant.astimezone(ZoneInfo(tz))
-    clock = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
-    return f"{local:%A} {local.day} {local:%B %Y} {clock} ({tz})"
+    clock = f"{local:%H:%M:%S}" if seconds and local.second else f"{local:%H:%M}"
+    return f"{clock} on {local:%A} {local.day} {local:%B}"
 
 
 def message_id(event: Any, about: str) -> str:

@@ -1,0 +1,69 @@
+"""`bookit run --bus URL` takes commands in batches.
+
+The worker lets the broker send it up to `BATCH` messages ahead (prefetch) and, once one has
+arrived, waits at most `BATCH_WAIT` for more. Each command of a batch then runs on its own: its
+own atomic save with its receipt, so one command's refusal never touches another's effects.
+Only then do the followers catch up, once for the whole batch: one projection transaction, the
+mailer's records and the Maildir's syncs for all of its emails, one round of event relaying.
+Replies and acknowledgements go out after that, so a reply still means the command's events
+are stored and what they caused is visible. A crash before the acknowledgements leaves every
+message of the batch to be delivered again, and each is answered from its receipt (or its
+recorded refusal) without a second effect.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from kombu import Connection, Message
+
+if TYPE_CHECKING:
+    from bookit.entrypoints.bus_worker import CommandWorker
+
+log = logging.getLogger(__name__)
+
+BATCH = 64  # messages the broker may send ahead, and the most one batch takes
+BATCH_WAIT = 0.005  # seconds a batch waits for more after its first message
+RETRY_PAUSE = 1.0
+
+
+def collect(conn: Connection, pending: list[Message], limit: int = BATCH, wait: float = BATCH_WAIT) -> None:
+    """Take what the broker has ready into `pending`, up to `limit` or for at most `wait` s."""
+    deadline = time.monotonic() + wait
+    while len(pending) < limit:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        try:
+            conn.drain_events(timeout=left)
+        except TimeoutError:
+            return
+
+
+def run_batch(worker: CommandWorker, messages: list[Message]) -> list[tuple[Message, dict[str, Any]]]:
+    """Each message's reply, its command run on its own; the followers caught up once after.
+
+    A message whose command failed for a reason that is not a refusal (the store went away) is
+    put back and left out. If the followers fail, every message is put back: their commands are
+    stored, and a redelivery answers them from their receipts once the followers can run."""
+    replies: list[tuple[Message, dict[str, Any]]] = []
+    failed = False
+    for message in messages:
+        try:
+            replies.append((message, worker.outcome(message.body, settle=False)))
+        except Exception:
+            log.exception("command failed; requeued for another try")
+            message.requeue()
+            failed = True
+    try:
+        worker.service.bus.settle(worker.clock())
+    except Exception:
+        log.exception("the followers failed after a batch; its %d messages are requeued", len(replies))
+        for message, _ in replies:
+            message.requeue()
+        replies, failed = [], True
+    if failed:
+        time.sleep(RETRY_PAUSE)
+    return replies
