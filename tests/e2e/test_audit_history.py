@@ -244,3 +244,23 @@ def test_two_expiries_and_a_decline_then_a_claim(tmp_path: Path) -> None:
         assert f"\temail {kind} to " in human
     assert human.count("\temail waitlist-offer to ") == 4
     assert human.count("\temail waitlist-expired to ") == 2
+
+
+def test_an_entry_still_in_line_when_the_slot_starts_is_told_the_queue_closed(tmp_path: Path) -> None:
+    story = Story(tmp_path / "home")
+    story.at("2026-12-01T09:00:00Z", "venue", "add", "--name", "Main Hall", "--tz", "Europe/London")
+    booking = story.at("2026-12-01T09:00:00Z", "book", "--user", A, *SLOT)["booking_id"]
+    story.at("2026-12-01T09:30:00Z", "confirm", booking, "--user", A)
+    entry = story.at("2026-12-01T09:40:00Z", "waitlist", "join", "--user", B, *SLOT)["entry_id"]
+    story.ids.append(entry)
+    story.at("2026-12-05T10:00:00Z", "tick")  # the slot starts: its queue closes
+
+    steps = story.cli.ok("history", entry, "--emails").objects
+    assert [s["text"] for s in steps][-1] == (
+        "the slot started while this entry was still in the queue: the queue closed"
+    )
+    assert [e["kind"] for e in steps[-1]["emails"]] == ["waitlist-closed"]
+    assert story.cli.ok("explain", entry).one["offers"] == []
+    for instant, ident, said in story.said:
+        assert story.cli.ok("show", ident, "--as-of", instant).one == said, (instant, ident)
+    assert story.said[-1][2]["status"] == "closed"
