@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -31,6 +30,7 @@ from sqlalchemy import Engine
 
 from bookit import commands as c
 from bookit.adapters.bus_topology import Topology
+from bookit.adapters.confirmed import ConfirmedPublisher, confirms
 from bookit.event_data import payload, topic_of
 from bookit.projections.following import Applied, TrackedFollower
 
@@ -38,11 +38,6 @@ log = logging.getLogger(__name__)
 
 CONFIRMING_TRANSPORTS = ("amqp", "pyamqp", "amqps")
 PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0.5, "interval_step": 0.5, "interval_max": 1.0}
-CONFIRM_TIMEOUT = 10.0  # seconds to wait for a page's confirms before failing it
-
-
-class Nacked(Exception):
-    """The broker refused to take a published event."""
 
 
 def broker_connection(url: str) -> Connection:
@@ -67,12 +62,10 @@ class EventRelay(TrackedFollower):
         self.broker = broker
         self.topology = topology
         self._producer: Producer | None = None
-        options: dict[str, Any] = dict(broker.transport_options or {})
-        self._confirming = bool(options.get("confirm_publish"))
-        self._channel: Any = None  # our own channel in confirm mode
-        self._published = 0  # delivery tags handed out on it so far (they count from 1)
-        self._unconfirmed: set[int] = set()
-        self._nacked = 0
+        self._confirming = confirms(broker)
+        self._confirmed = ConfirmedPublisher(
+            broker, lambda channel: topology.event_exchange(channel).declare()
+        )
 
     def catch_up(self, now: datetime) -> tuple[int, list[c.Command]]:
         """Publish everything stored since the tracked position; returns how many were published.
@@ -83,62 +76,21 @@ class EventRelay(TrackedFollower):
     def _publish_page(self, _db: Db, notifications: Sequence[Notification]) -> Applied:
         events = [self.app.mapper.to_domain_event(notification) for notification in notifications]
         if self._confirming:
-            try:
-                self._publish_confirmed(events)
-            except Exception:
-                self._channel = None  # a fresh channel for the next try
-                raise
+            self._publish_confirmed(events)
         else:
             for event in events:
                 self._publish(event)
         return Applied(len(notifications))
 
     def _publish_confirmed(self, events: list[Any]) -> None:
-        """Publish every event, then wait until the broker has confirmed them all."""
-        channel = self._confirm_channel()
+        outgoing = []
         for event in events:
             body = payload(event)
-            message = channel.prepare_message(
-                json.dumps(body, sort_keys=True),
-                content_type="application/json",
-                content_encoding="utf-8",
-                properties={"delivery_mode": 2, "message_id": body["event_id"]},
+            properties = {"delivery_mode": 2, "message_id": body["event_id"]}
+            outgoing.append(
+                (json.dumps(body, sort_keys=True), self.topology.events, topic_of(event), properties)
             )
-            channel._basic_publish(message, exchange=self.topology.events, routing_key=topic_of(event))
-            self._published += 1
-            self._unconfirmed.add(self._published)
-        deadline = time.monotonic() + CONFIRM_TIMEOUT
-        while self._unconfirmed:
-            if self._nacked:
-                raise Nacked(f"the broker refused {self._nacked} event(s)")
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(f"{len(self._unconfirmed)} event(s) not confirmed in {CONFIRM_TIMEOUT:g}s")
-            self.broker.drain_events(timeout=left)  # the confirms arrive through our listeners
-        if self._nacked:
-            raise Nacked(f"the broker refused {self._nacked} event(s)")
-
-    def _confirm_channel(self) -> Any:
-        if self._channel is None:
-            channel = self.broker.channel()
-            self.topology.event_exchange(channel).declare()
-            channel.confirm_select()
-            # Listeners, not a wait for the next ack: a confirm read while the same connection
-            # waits for something else is counted all the same.
-            channel.events["basic_ack"].add(self._on_ack)
-            channel.events["basic_nack"].add(self._on_nack)
-            self._channel, self._published, self._unconfirmed, self._nacked = channel, 0, set(), 0
-        return self._channel
-
-    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
-        if multiple:
-            self._unconfirmed.difference_update({tag for tag in self._unconfirmed if tag <= delivery_tag})
-        else:
-            self._unconfirmed.discard(delivery_tag)
-
-    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
-        self._nacked += 1
-        self._on_ack(delivery_tag, multiple)
+        self._confirmed.publish_all(outgoing)
 
     def _publish(self, event: Any) -> None:
         body = payload(event)
