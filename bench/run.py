@@ -109,8 +109,8 @@ MODULES = {
 # Scenarios that also run on PostgreSQL when it is reachable; the rest measure the embedded store.
 ON_POSTGRES = {
     "smoke": (),
-    "quick": ("raw_floor", "commands", "crud_peer", "worker", "check", "scale"),
-    "full": ("raw_floor", "commands", "crud_peer", "worker", "tick", "replay", "check", "scale"),
+    "quick": ("raw_floor", "commands", "rules", "crud_peer", "worker", "check", "scale"),
+    "full": ("raw_floor", "commands", "rules", "crud_peer", "worker", "tick", "replay", "check", "scale"),
 }
 # Scenarios that need a server store: several worker processes on one database and one broker.
 POSTGRES_ONLY = {"scale"}

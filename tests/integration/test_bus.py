@@ -221,6 +221,37 @@ def test_events_go_out_on_the_topic_exchange_after_they_are_stored(
 # RabbitMQ only
 
 
+def test_a_burst_of_events_goes_out_once_each_in_store_order(
+    worker: Callable[[], WorkerProcess], client: RawClient, bus_url: str, topology: Topology
+) -> None:
+    """The relay publishes a page of events at a time (and, on RabbitMQ, waits for the broker's
+    confirms once for the page): every event still goes out exactly once here, in order."""
+    seen: list[str] = []
+
+    def on_event(message: Message) -> None:
+        seen.append(message.decode()["aggregate_id"])
+        message.ack()
+
+    bodies = [
+        book_body(
+            f"user{n}@example.com",
+            f"{8 + n // 2:02d}:{n % 2 * 30:02d}",
+            f"{8 + n // 2:02d}:{n % 2 * 30 + 29:02d}",
+        )
+        for n in range(20)
+    ]
+    with Connection(bus_url) as conn:
+        listener = Queue(f"{topology.events}.burst", topology.event_exchange, routing_key="booking.booked")
+        with Consumer(conn.channel(), queues=[listener], on_message=on_event, accept=["json"]):
+            worker()
+            replies = client.wait([client.publish(body) for body in bodies])
+            wait_until(lambda: drain(conn, 0.2) or len(seen) >= len(bodies), "every booking's event")
+            drain(conn, 1.0)  # time for a duplicate to show up
+        conn.default_channel.queue_delete(listener.name)
+
+    assert seen == [reply["result"]["booking_id"] for reply in replies]
+
+
 def test_cli_with_an_unreachable_broker_says_so_and_exits_1() -> None:
     code, error = bookit_json(
         "--bus", "amqp://guest:secret@127.0.0.1:1//", "book", "--user", ANN, "--venue", "main-hall",

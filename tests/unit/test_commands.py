@@ -186,3 +186,13 @@ def test_unknown_venue_and_booking_are_not_found(app: BookIT) -> None:
         app.handle(c.build(c.ConfirmBooking, actor="a@example.com", booking_id=uuid4()), NOW)
     assert (venue.value.code, booking.value.code) == ("unknown_venue", "unknown_booking")
     assert venue.value.exit_code == booking.value.exit_code == 2
+
+
+@pytest.mark.parametrize("kind", ["BookVenue", "JoinWaitlist"])
+def test_a_bus_message_may_carry_a_display_name_of_one_line(kind: str) -> None:
+    body = {"type": kind, "actor": "a@example.com", **SLOT}
+    assert c.parse_command(body | {"name": "  Ann Smith "}).name == "Ann Smith"  # type: ignore[attr-defined]
+    assert c.parse_command(body).name is None  # type: ignore[attr-defined]
+    for bad in ("Ann\r\nBcc: eve@example.com", "x" * 121, ""):
+        with pytest.raises(BadInput, match="name"):
+            c.parse_command(body | {"name": bad})

@@ -19,13 +19,13 @@ import pytest
 from icalendar import Calendar
 
 from bookit.adapters import calendar as ical
-from bookit.adapters.mail import compose_email
 from bookit.aggregates.base import SYSTEM, Cause
 from bookit.aggregates.booking import Booking
 from bookit.aggregates.venue import Venue
 from bookit.aggregates.waitlist import WaitlistSlot
 from bookit.config import Rules
 from bookit.links import LinkSigner
+from bookit.policies.mail.mailer import compose
 from bookit.policies.mail.owed import Facts, emails_owed
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -62,16 +62,7 @@ def mailed(aggregate: Any, venue: Venue = PARIS) -> list[EmailMessage]:
     """The newest event's emails, composed as the mailer composes them and parsed off the wire."""
     messages = []
     for email in emails_owed(Facts(aggregate.collect_events()[-1], aggregate, venue, LINKS)):
-        composed = compose_email(
-            email.kind,
-            to=email.to,
-            message_id=email.message_id,
-            sent_at=NOW,
-            subject_id=email.subject_id,
-            context=email.context,
-            to_name=email.to_name,
-            calendar=email.calendar,
-        )
+        composed = compose(email, NOW)
         parsed = BytesParser(EmailMessage, policy=default_policy).parsebytes(composed.as_bytes())
         assert isinstance(parsed, EmailMessage)
         messages.append(parsed)

@@ -497,3 +497,12 @@ def test_every_kinds_text_part_reads_alone_with_each_link_written_out(kind: str)
     assert "<" not in text.replace("<script>", "") and "&amp;" not in text
     for href in links(html):
         assert href in text
+
+
+@pytest.mark.parametrize(
+    ("minutes", "said"),
+    [(1, "1 minute"), (15, "15 minutes"), (60, "1 hour"), (150, "2 hours 30 minutes"), (480, "8 hours")],
+)
+def test_the_offer_says_the_time_left_as_people_say_it(minutes: int, said: str) -> None:
+    text, _ = bodies(wire(compose("waitlist-offer", context=context("waitlist-offer", minutes=minutes))))
+    assert f"({said} left)" in text.splitlines()[1]

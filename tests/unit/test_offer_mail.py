@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
-from bookit.adapters.mail import compose_email
 from bookit.aggregates.base import SYSTEM, Cause
 from bookit.aggregates.offer_policy import OfferMode, OfferPolicy, QuietHours
 from bookit.aggregates.venue import Venue
 from bookit.aggregates.waitlist import WaitlistSlot
 from bookit.links import LinkSigner
+from bookit.policies.mail.mailer import compose
 from bookit.policies.mail.owed import Email, Facts, emails_owed
 
 NOW = datetime(2026, 12, 1, 21, 30, tzinfo=UTC)  # 22:30 in Paris
@@ -61,14 +61,7 @@ class Mailbox:
 
 
 def text_of(email: Email) -> str:
-    message = compose_email(
-        email.kind,
-        to=email.to,
-        message_id=email.message_id,
-        sent_at=NOW,
-        subject_id=email.subject_id,
-        context=email.context,
-    )
+    message = compose(email, NOW)
     body = message.get_body(("plain",))
     assert body is not None
     return str(body.get_content())

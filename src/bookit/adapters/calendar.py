@@ -118,10 +118,10 @@ def _event(entry: BookingTime, organizer: str) -> Event:
 
 
 def _timezone(tz: str, first: date, last: date) -> Timezone:
-    # The transitions of a year either side of the bookings (so a client sees both the standard
-    # and the summer rule), not every one since 1970, which would be most of the part.
+    # Only the offsets in force around the bookings (a day either side), with every change in
+    # between: a VTIMEZONE from 1970 on would be most of the part and most of its cost.
     return Timezone.from_tzinfo(
-        ZoneInfo(tz), tzid=tz, first_date=first - timedelta(days=366), last_date=last + timedelta(days=366)
+        ZoneInfo(tz), tzid=tz, first_date=first - timedelta(days=1), last_date=last + timedelta(days=1)
     )
 
 

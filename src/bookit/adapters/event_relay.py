@@ -5,6 +5,11 @@ notification log from a position named `events_out` in the read-model database, 
 publisher confirms where the broker has them), and only then moves the position. A crash between
 the publish and the move publishes those events again: at least once, never skipped.
 
+On a broker with publisher confirms (RabbitMQ) a page of events is published on a channel of the
+relay's own and the confirms are awaited once for the page, not once per event: one round trip
+instead of one per event. A nack or a lost connection fails the page, and the position does not
+move. Elsewhere (Redis) each event is published in turn.
+
 Several workers may each run a relay. On PostgreSQL the position row is locked while a batch is
 published (`projections/following.py`), so the others wait instead of publishing it twice.
 """
@@ -25,6 +30,7 @@ from sqlalchemy import Engine
 
 from bookit import commands as c
 from bookit.adapters.bus_topology import Topology
+from bookit.adapters.confirmed import ConfirmedPublisher, confirms
 from bookit.event_data import payload, topic_of
 from bookit.projections.following import Applied, TrackedFollower
 
@@ -56,6 +62,10 @@ class EventRelay(TrackedFollower):
         self.broker = broker
         self.topology = topology
         self._producer: Producer | None = None
+        self._confirming = confirms(broker)
+        self._confirmed = ConfirmedPublisher(
+            broker, lambda channel: topology.event_exchange(channel).declare()
+        )
 
     def catch_up(self, now: datetime) -> tuple[int, list[c.Command]]:
         """Publish everything stored since the tracked position; returns how many were published.
@@ -64,9 +74,23 @@ class EventRelay(TrackedFollower):
         return self.follow(self._publish_page), []
 
     def _publish_page(self, _db: Db, notifications: Sequence[Notification]) -> Applied:
-        for notification in notifications:
-            self._publish(self.app.mapper.to_domain_event(notification))
+        events = [self.app.mapper.to_domain_event(notification) for notification in notifications]
+        if self._confirming:
+            self._publish_confirmed(events)
+        else:
+            for event in events:
+                self._publish(event)
         return Applied(len(notifications))
+
+    def _publish_confirmed(self, events: list[Any]) -> None:
+        outgoing = []
+        for event in events:
+            body = payload(event)
+            properties = {"delivery_mode": 2, "message_id": body["event_id"]}
+            outgoing.append(
+                (json.dumps(body, sort_keys=True), self.topology.events, topic_of(event), properties)
+            )
+        self._confirmed.publish_all(outgoing)
 
     def _publish(self, event: Any) -> None:
         body = payload(event)

@@ -111,6 +111,11 @@ def describe(row: Step, queue: Queue, before: int | None, entry_id: str | None =
         if entry_id is not None:
             return "the slot started while this entry was still in the queue: the queue closed"
         return f"the slot started: the queue closed with {len(d['entry_ids'])} still in it, told"
+    if topic == "waitlist.offer_taken":
+        whom = "this entry" if entry_id is not None else f"{len(d['entry_ids'])} offered together"
+        return f"someone else claimed the shared offer first: {whom} back in line"
+    if topic == "waitlist.window_opened":
+        return f"quiet hours over: {who}'s offer window opens now"
     return _other(topic, d, row)
 
 

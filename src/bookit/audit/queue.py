@@ -61,12 +61,19 @@ class Queue:
         elif topic == "waitlist.closed":
             for entry_id in data["entry_ids"]:
                 self.places[entry_id].status = "closed"
+        elif topic == "waitlist.offer_taken":  # batch/all modes: back to their place in line
+            for entry_id in data["entry_ids"]:
+                place = self.places[entry_id]
+                place.status, place.deadline = WAITING, None
 
     def waiting(self) -> list[Place]:
         return sorted((p for p in self.places.values() if p.status == WAITING), key=lambda p: p.order)
 
     def offered(self) -> Place | None:
         return next((p for p in self.places.values() if p.status == OFFERED), None)
+
+    def all_offered(self) -> list[Place]:
+        return sorted((p for p in self.places.values() if p.status == OFFERED), key=lambda p: p.order)
 
     def position(self, entry_id: str) -> int | None:
         """0 while offered, 1 for the next in line, None once out of the queue."""
@@ -78,8 +85,8 @@ class Queue:
         return 1 + sum(1 for p in self.waiting() if p.order < place.order)
 
     def summary(self) -> str:
-        offered, waiting = self.offered(), self.waiting()
-        parts = [f"offered: {offered.user} until {offered.deadline}"] if offered else []
+        offered, waiting = self.all_offered(), self.waiting()
+        parts = [f"offered: {p.user} until {p.deadline}" for p in offered]
         if waiting:
             parts.append("waiting: " + ", ".join(p.label() for p in waiting))
         return "; ".join(parts) or "nobody in line"

@@ -29,6 +29,7 @@ from sqlalchemy import Engine, insert, select
 
 from bookit import commands as c
 from bookit.adapters.bus_topology import Topology, safe_url
+from bookit.adapters.confirmed import ConfirmedPublisher, confirms
 from bookit.adapters.event_relay import PUBLISH_RETRY, EventRelay, broker_connection
 from bookit.bootstrap import Service
 from bookit.entrypoints import batching
@@ -143,7 +144,7 @@ def run_worker(service: Service, settings: Settings, stop: threading.Event) -> N
     url = settings.bus_url
     worker = CommandWorker(service, service.bus.clock)
     click.echo(
-        f"BookIT worker on {service.store}: commands from {topology.queue} at {safe_url(url)}, "
+        f"BookIT worker on {safe_url(service.store)}: commands from {topology.queue} at {safe_url(url)}, "
         f"events to {topology.events}, ticking every {settings.every:g}s",
         err=True,
     )
@@ -208,6 +209,28 @@ def _consume(
                 )
             message.ack()
 
+        confirmed = ConfirmedPublisher(out) if confirms(out) else None
+
+        def answer_all(answered: list[tuple[Message, dict[str, Any]]]) -> None:
+            """A batch's replies; on RabbitMQ confirmed all at once, then the messages acked."""
+            if confirmed is None:
+                for message, reply in answered:
+                    answer(message, reply)
+                return
+            outgoing = [
+                (
+                    json.dumps(reply, sort_keys=True, default=str),
+                    "",
+                    message.properties["reply_to"],
+                    {"delivery_mode": 2, "correlation_id": message.properties.get("correlation_id")},
+                )
+                for message, reply in answered
+                if message.properties.get("reply_to")
+            ]
+            confirmed.publish_all(outgoing)  # a broker that went away ends the session: no acks
+            for message, _ in answered:
+                message.ack()
+
         channel = conn.channel()
         consumer = Consumer(channel, queues=[topology.command_queue], on_message=pending.append)
         consumer.qos(prefetch_count=batching.BATCH)
@@ -227,8 +250,7 @@ def _consume(
                     idle = 0
                     batching.collect(conn, pending)
                     batch, pending[:] = list(pending), []
-                    for message, reply in batching.run_batch(worker, batch):
-                        answer(message, reply)
+                    answer_all(batching.run_batch(worker, batch))
                     _relay(relay, worker.clock())
                 except TimeoutError:
                     idle += 1

@@ -19,7 +19,7 @@ import jinja2
 
 from bookit.adapters import calendar as ical
 from bookit.adapters.mail import wire
-from bookit.adapters.mail.wording import LEADS, zone_label
+from bookit.adapters.mail.wording import LEADS, duration, zone_label
 
 KINDS = (
     "booking-confirmed",
@@ -188,4 +188,5 @@ def _environment(loader: jinja2.BaseLoader, *, autoescape: bool) -> jinja2.Envir
         keep_trailing_newline=True,
     )
     environment.filters["zone"] = zone_label  # Europe/London -> "London time"
+    environment.filters["duration"] = duration  # 480 -> "8 hours"
     return environment

@@ -28,7 +28,7 @@ LEADS = {
     ),
     "waitlist-offer": (
         "A slot you are waiting for is free: {{ venue_name }}, {{ date }}, {{ start }}–{{ end }}.",
-        "Claim it by {{ deadline }} ({{ minutes }} minute{{ '' if minutes == 1 else 's' }} left),"
+        "Claim it by {{ deadline }} ({{ minutes | duration }} left),"
         " or it goes to the next person in the queue.",
     ),
     "waitlist-claimed": (
@@ -66,6 +66,13 @@ LEADS = {
         "There is nothing you need to do: you keep your place, you are number {{ position }} in line.",
     ),
 }
+
+
+def duration(minutes: int) -> str:
+    """A span as people say it: "15 minutes", "1 minute", "8 hours", "2 hours 30 minutes"."""
+    hours, rest = divmod(int(minutes), 60)
+    said = [f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in ((hours, "hour"), (rest, "minute")) if n]
+    return " ".join(said) or "0 minutes"
 
 
 def zone_label(tz: str) -> str:

@@ -17,7 +17,7 @@ Date = Annotated[
     c.Date, Field(pattern=DatePattern, examples=["2026-12-03"], json_schema_extra={"format": "date"})
 ]
 Time = Annotated[c.Time, Field(pattern=TimePattern, examples=["14:00"])]
-Venue_Id = Annotated[c.VenueId, Field(examples=["main-hall"])]
+VenueRef = Annotated[c.VenueId, Field(examples=["main-hall"])]
 
 
 class _In(BaseModel):
@@ -31,7 +31,7 @@ class NewVenue(_In):
 
 
 class NewBooking(_In):
-    venue_id: Venue_Id
+    venue_id: VenueRef
     date: Date
     start: Time
     end: Time
@@ -44,7 +44,7 @@ class Cancellation(_In):
 
 
 class NewEntry(_In):
-    venue_id: Venue_Id
+    venue_id: VenueRef
     date: Date
     start: Time
     end: Time
