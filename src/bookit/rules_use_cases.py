@@ -25,12 +25,13 @@ from bookit.config import Rules
 from bookit.errors import BadInput, Refused
 
 if TYPE_CHECKING:
-    from bookit.application import BookIT, Outcome
+    from bookit.application_base import Outcome
+    from bookit.waitlist_use_cases import WaitlistUseCases as App
 
 _DEFAULTS = {f.name: getattr(VenueRules(), f.name) for f in fields(VenueRules)}
 
 
-def set_venue_rules(app: BookIT, cmd: c.SetVenueRules, cause: Cause) -> Outcome:
+def set_venue_rules(app: App, cmd: c.SetVenueRules, cause: Cause) -> Outcome:
     venue = app.venue(cmd.venue_id)
     rules = apply_changes(venue.rules, cmd.changes())
     problems = rules.problems()
@@ -64,9 +65,7 @@ def _quota(kind: str, text: str) -> Quota:
 # Admission: what a new booking (or a claim) must pass besides the venue-day (rules 13, 14)
 
 
-def admit(
-    app: BookIT, venue: Venue, booking: Booking, cause: Cause, *, actor_is_admin: bool
-) -> list[Aggregate]:
+def admit(app: App, venue: Venue, booking: Booking, cause: Cause, *, actor_is_admin: bool) -> list[Aggregate]:
     """Refuse a suspended user; count the booking against the venue's quotas (admins are
     exempt). Returns the counters to save with the booking."""
     rules = venue.rules
@@ -85,7 +84,7 @@ def admit(
     return counters
 
 
-def refuse_if_suspended(app: BookIT, venue: Venue, user: str, cause: Cause) -> None:
+def refuse_if_suspended(app: App, venue: Venue, user: str, cause: Cause) -> None:
     rules = venue.rules
     if rules.no_show_strikes is None:
         return
@@ -94,7 +93,7 @@ def refuse_if_suspended(app: BookIT, venue: Venue, user: str, cause: Cause) -> N
         record.refuse_if_suspended(cause.at, rules.no_show_strikes, rules.strike_days, venue.tz)
 
 
-def after_cancel(app: BookIT, booking: Booking, cause: Cause, *, by_owner: bool) -> list[Aggregate]:
+def after_cancel(app: App, booking: Booking, cause: Cause, *, by_owner: bool) -> list[Aggregate]:
     """A cancelled booking stops counting against quotas; the owner's cancellation inside the
     late-cancel window it was booked under is a strike."""
     changed: list[Aggregate] = []
@@ -110,7 +109,7 @@ def after_cancel(app: BookIT, booking: Booking, cause: Cause, *, by_owner: bool)
     return changed
 
 
-def _strike(app: BookIT, booking: Booking, reason: str, cause: Cause) -> StrikeRecord:
+def _strike(app: App, booking: Booking, reason: str, cause: Cause) -> StrikeRecord:
     venue = app.venue(booking.venue_id)
     ident = StrikeRecord.id_for(booking.user, booking.venue_id)
     record = app.maybe(StrikeRecord, ident) or StrikeRecord.open(booking.user, booking.venue_id, cause)
@@ -123,13 +122,13 @@ def _strike(app: BookIT, booking: Booking, reason: str, cause: Cause) -> StrikeR
 # Check-in and no-shows (rule 14)
 
 
-def check_in(app: BookIT, cmd: c.CheckIn, cause: Cause) -> Outcome:
+def check_in(app: App, cmd: c.CheckIn, cause: Cause) -> Outcome:
     booking = app.booking(cmd.booking_id)
     booking.check_in(cause)
     return app.commit(cmd, cause, {"booking_id": str(booking.id), "checked_in": True}, booking)
 
 
-def open_check_in(app: BookIT, cmd: c.OpenCheckIn, cause: Cause) -> Outcome:
+def open_check_in(app: App, cmd: c.OpenCheckIn, cause: Cause) -> Outcome:
     booking = app.booking(cmd.booking_id)
     try:
         opened = booking.open_check_in(cause)
@@ -138,7 +137,7 @@ def open_check_in(app: BookIT, cmd: c.OpenCheckIn, cause: Cause) -> Outcome:
     return app.commit(cmd, cause, {"booking_id": str(booking.id), "opened": opened}, booking)
 
 
-def release_no_show(app: BookIT, cmd: c.ReleaseNoShow, cause: Cause) -> Outcome:
+def release_no_show(app: App, cmd: c.ReleaseNoShow, cause: Cause) -> Outcome:
     """Past the check-in deadline: release the booking, offer its time to the queues (the same
     hold-and-offer path as a cancellation, in the same save) and record the strike."""
     booking = app.booking(cmd.booking_id)
@@ -157,7 +156,7 @@ def release_no_show(app: BookIT, cmd: c.ReleaseNoShow, cause: Cause) -> Outcome:
 # Strikes, by admins
 
 
-def waive_strike(app: BookIT, cmd: c.WaiveStrike, cause: Cause) -> Outcome:
+def waive_strike(app: App, cmd: c.WaiveStrike, cause: Cause) -> Outcome:
     booking = app.booking(cmd.booking_id)
     if not _admin(app, cause):
         raise Refused("only an admin may waive a strike", "not_admin")
@@ -168,7 +167,7 @@ def waive_strike(app: BookIT, cmd: c.WaiveStrike, cause: Cause) -> Outcome:
     return app.commit(cmd, cause, {"booking_id": str(booking.id), "waived": True}, record)
 
 
-def clear_strikes(app: BookIT, cmd: c.ClearStrikes, cause: Cause) -> Outcome:
+def clear_strikes(app: App, cmd: c.ClearStrikes, cause: Cause) -> Outcome:
     app.venue(cmd.venue_id)
     record = app.maybe(StrikeRecord, StrikeRecord.id_for(cmd.user, cmd.venue_id))
     if not _admin(app, cause):
@@ -178,12 +177,12 @@ def clear_strikes(app: BookIT, cmd: c.ClearStrikes, cause: Cause) -> Outcome:
     return app.commit(cmd, cause, outcome, *([record] if record is not None else []))
 
 
-def _admin(app: BookIT, cause: Cause) -> bool:
+def _admin(app: App, cause: Cause) -> bool:
     return cause.actor == SYSTEM or app.is_admin(cause.actor)
 
 
 def admit_to_queue(
-    app: BookIT, venue: Venue, user: str, starts_at: datetime, ends_at: datetime, cause: Cause
+    app: App, venue: Venue, user: str, starts_at: datetime, ends_at: datetime, cause: Cause
 ) -> None:
     """A queue is for what could be booked: the venue's durations and advance apply (not its
     notice: freed time may be claimed at any notice), and a suspended user may not join."""

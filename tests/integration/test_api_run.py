@@ -93,3 +93,11 @@ def test_a_second_bookit_run_on_a_taken_port_says_so_in_one_line_and_keeps_worki
         assert first.alive and httpx.get(f"{base}/api/venues", headers=AUTH).status_code == 200
     finally:
         second.stop()
+
+
+def test_bookit_run_never_prints_the_store_password(run_bookit: Start, pg_store: str) -> None:
+    # This machine's PostgreSQL trusts local connections, so any password is accepted and ignored.
+    with_password = pg_store.replace("postgres@", "postgres:s3cret-pw@", 1)
+    process, _base = run_bookit(SECRET, "--store", with_password)
+    assert "postgres:***@127.0.0.1" in process.output()
+    assert "s3cret-pw" not in process.output()

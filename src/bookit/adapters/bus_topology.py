@@ -49,7 +49,7 @@ class Topology:
 
 
 def safe_url(url: str) -> str:
-    """The broker URL without its password, fit for an error message or a log line."""
+    """A broker or store URL without its password, fit for an error message or a log line."""
     parts = urlsplit(url)
     if parts.password is None:
         return url

@@ -144,7 +144,7 @@ def run_worker(service: Service, settings: Settings, stop: threading.Event) -> N
     url = settings.bus_url
     worker = CommandWorker(service, service.bus.clock)
     click.echo(
-        f"BookIT worker on {service.store}: commands from {topology.queue} at {safe_url(url)}, "
+        f"BookIT worker on {safe_url(service.store)}: commands from {topology.queue} at {safe_url(url)}, "
         f"events to {topology.events}, ticking every {settings.every:g}s",
         err=True,
     )

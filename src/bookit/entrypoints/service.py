@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import click
 
 from bookit import commands as c
+from bookit.adapters.bus_topology import safe_url
 from bookit.application import Outcome
 from bookit.bootstrap import STORE_ERRORS, Service
 from bookit.errors import first_line
@@ -78,7 +79,7 @@ def run_service(service: Service, settings: Settings, stop: threading.Event) -> 
     if not settings.once:
         pages.start()
     click.echo(
-        f"BookIT on {service.store} under {service.home}: ticking every {settings.every:g}s, "
+        f"BookIT on {safe_url(service.store)} under {service.home}: ticking every {settings.every:g}s, "
         f"link pages on http://{host}:{port}/ (Ctrl-C stops)",
         err=True,
     )

@@ -1,0 +1,180 @@
+"""What every use case of the application service stands on: the one entry point, loading
+and saving.
+
+`handle` runs a command once: a repeated `command_id` gets the first outcome back (the receipt
+is saved in the same atomic `save` as the command's effects), and a save that lost to another
+worker (optimistic concurrency) is decided again from fresh copies, a bounded number of times.
+The use cases themselves are in `waitlist_use_cases.py` (the queue), `application.py`
+(venues, admins, bookings) and `rules_use_cases.py` (venue rules).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, JSONTranscoder
+
+from bookit import commands as c
+from bookit.aggregates.admins import AdminRoster
+from bookit.aggregates.base import Cause
+from bookit.aggregates.booking import Booking
+from bookit.aggregates.receipt import CommandReceipt
+from bookit.aggregates.transcodings import register_value_objects
+from bookit.aggregates.venue import Venue
+from bookit.aggregates.venue_day import VenueDay
+from bookit.aggregates.waitlist import WaitlistSlot
+from bookit.config import Rules
+from bookit.errors import BadInput, NotFound, Refused
+from bookit.localtime import parse_date, parse_time, to_utc
+
+A = TypeVar("A", bound=Aggregate)
+Outcome = dict[str, Any]
+UseCase = Callable[[Any, Cause], Outcome]
+
+MAX_ATTEMPTS = 5
+
+
+class LostRace(Refused):
+    def __init__(self, attempts: int) -> None:
+        super().__init__(
+            f"too busy: other commands kept changing the same booking or slot "
+            f"({attempts} attempts); try again",
+            "contention",
+        )
+
+
+class StaleCopy(Exception):
+    """A use case noticed it decided on a copy that changed under it: decide again, as after a
+    lost save."""
+
+
+class ApplicationBase(Application[UUID]):
+    name = "bookit"
+    # Long-lived aggregates (a busy venue-day, a long queue) load from a recent snapshot.
+    snapshotting_intervals = {VenueDay: 50, WaitlistSlot: 50, AdminRoster: 50}
+
+    def __init__(self, env: dict[str, str] | None = None, rules: Rules | None = None) -> None:
+        super().__init__(env)
+        self.rules = rules or Rules()
+        self._use_cases: dict[type[c.Command], UseCase] = {}
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        register_value_objects(transcoder)
+
+    # The one entry point
+
+    def handle(self, command: c.Command, now: datetime) -> Outcome:
+        """Run a command once; a repeated command_id gets the first outcome back."""
+        use_case = self._use_cases.get(type(command))
+        if use_case is None:
+            raise BadInput(f"no handler for {type(command).__name__}", "unknown_command")
+        cause = Cause(actor=command.actor, command_id=str(command.command_id), at=now)
+        for _attempt in range(MAX_ATTEMPTS):
+            earlier = self.outcome_of(command.command_id)
+            if earlier is not None:
+                return earlier
+            try:
+                return use_case(command, cause)
+            except (IntegrityError, StaleCopy):
+                continue  # someone saved first: reload and decide again
+        raise LostRace(MAX_ATTEMPTS)
+
+    def outcome_of(self, command_id: UUID | str) -> Outcome | None:
+        try:
+            receipt: Aggregate = self.repository.get(CommandReceipt.id_for(command_id))
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(receipt, CommandReceipt)
+        return receipt.outcome
+
+    def is_admin(self, email: str) -> bool:
+        roster = self._maybe(AdminRoster, AdminRoster.ID)
+        return roster is not None and roster.is_admin(email)
+
+    def _exempt(self, venue: Venue, cause: Cause) -> bool:
+        """Admins book over buffers and outside quotas (asked only when the venue has either)."""
+        rules = venue.rules
+        return bool(rules.buffer_minutes or rules.quotas) and self.is_admin(cause.actor)
+
+    def _settled_without_effect(
+        self, cmd: c.Command, cause: Cause, refusal: Refused, *unchanged: Aggregate
+    ) -> Outcome:
+        if refusal.code == "not_due":
+            raise refusal  # too early: no receipt, so the timer stays and a later tick retries
+        return self._commit(cmd, cause, {"skipped": refusal.message}, *unchanged)
+
+    # Loading and saving
+
+    # For the use cases beside this class (rules_use_cases.py)
+
+    def commit(self, cmd: c.Command, cause: Cause, outcome: Outcome, *changed: Aggregate) -> Outcome:
+        """Save what a use case changed and the command's receipt, in one atomic save."""
+        return self._commit(cmd, cause, outcome, *changed)
+
+    def venue(self, venue_id: str) -> Venue:
+        return self._venue(venue_id)
+
+    def maybe(self, cls: type[A], ident: UUID) -> A | None:
+        return self._maybe(cls, ident)
+
+    def settled_without_effect(
+        self, cmd: c.Command, cause: Cause, refusal: Refused, *unchanged: Aggregate
+    ) -> Outcome:
+        return self._settled_without_effect(cmd, cause, refusal, *unchanged)
+
+    def booking(self, booking_id: UUID) -> Booking:
+        return self._booking(booking_id)
+
+    def _commit(self, cmd: c.Command, cause: Cause, outcome: Outcome, *changed: Aggregate) -> Outcome:
+        receipt = CommandReceipt.handled(type(cmd).__name__, outcome, cause)
+        self.save(*changed, receipt)
+        return outcome
+
+    def _get(self, cls: type[A], ident: UUID, what: str) -> A:
+        aggregate = self._maybe(cls, ident)
+        if aggregate is None:
+            raise NotFound(what, ident)
+        return aggregate
+
+    def _maybe(self, cls: type[A], ident: UUID) -> A | None:
+        try:
+            aggregate: Aggregate = self.repository.get(ident)
+        except AggregateNotFoundError:
+            return None
+        if not isinstance(aggregate, cls):
+            return None
+        return aggregate
+
+    def _booking(self, booking_id: UUID) -> Booking:
+        return self._get(Booking, booking_id, "booking")
+
+    def _venue(self, venue_id: str) -> Venue:
+        venue = self._maybe(Venue, Venue.id_for(venue_id))
+        if venue is None:
+            raise NotFound("venue", venue_id)
+        return venue
+
+    def _venue_day(self, venue_id: str, date: str, cause: Cause) -> VenueDay:
+        return self._maybe(VenueDay, VenueDay.id_for(venue_id, date)) or VenueDay.open(venue_id, date, cause)
+
+    def _instants(
+        self, venue: Venue, date: str, start: str, end: str, cause: Cause
+    ) -> tuple[datetime, datetime]:
+        day = parse_date(date)
+        starts_at = to_utc(day, parse_time(start), venue.tz)
+        ends_at = to_utc(day, parse_time(end), venue.tz)
+        if ends_at <= starts_at:
+            raise BadInput(f"end {end} is not after start {start}", "end_before_start")
+        if starts_at <= cause.at:
+            raise BadInput(f"{date} {start} in {venue.tz} is in the past", "in_the_past")
+        return starts_at, ends_at
+
+
+def booking_outcome(booking: Booking) -> Outcome:
+    return {"booking_id": str(booking.id), "status": booking.status}
