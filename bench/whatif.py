@@ -14,13 +14,11 @@ import time
 from typing import Any
 
 from common import fresh_store
-
-SLOTS = tuple((f"{hour:02d}:00", f"{hour + 1:02d}:00") for hour in range(8, 18))
+from month import SLOTS, month_simulation
 
 
 def run(store: str, size: dict[str, int]) -> dict[str, Any]:
     from bookit.config import Rules
-    from bookit.demo.simulation import Simulation
     from bookit.whatif.changes import parse_changes
     from bookit.whatif.history import open_store, read_history
     from bookit.whatif.outcomes import Scope, compare, outcome_of
@@ -29,15 +27,7 @@ def run(store: str, size: dict[str, int]) -> dict[str, Any]:
     if store != "sqlite":
         raise ValueError("the simulated month runs on the embedded store only")
     with fresh_store(store) as (home, _):
-        simulation = Simulation(
-            home / "month",
-            venues=size["venues"],
-            days=size["days"],
-            seed=4,
-            tick_minutes=size["tick_minutes"],
-            slots=SLOTS,
-            users=max(40, 8 * size["venues"]),
-        )
+        simulation = month_simulation(home, size)
         try:
             summary = simulation.run()
             engine = simulation.service.engine

@@ -134,6 +134,11 @@ def free_port() -> int:
         return port
 
 
+def worker_args(home: Path, store: str, bus: str, now: str) -> list[str]:
+    """`bookit run` on this store and bus at a fixed clock, ticking once an hour."""
+    return ["--home", str(home), "--store", store, "--bus", bus, "--now", now, "run", "--every", "3600"]
+
+
 @dataclass
 class WorkerProcess:
     """`bookit ... run` as a child process; its log is kept for the failure message."""

@@ -19,7 +19,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from servers import RABBITMQ, RawClient, WorkerProcess, bookit_json, broker, fresh_database, need
+from servers import RABBITMQ, RawClient, WorkerProcess, bookit_json, broker, fresh_database, need, worker_args
 from sqlalchemy import select
 
 from bookit import commands as c
@@ -151,19 +151,7 @@ def race_run(tmp_path_factory: pytest.TempPathFactory, worker_count: int) -> Ite
                 service = bootstrap(home, store, clock=lambda: datetime.fromisoformat(NOW))
                 for venue in ("hall", "court", "studio"):
                     service.bus.handle(c.RegisterVenue(actor=SYSTEM, name=venue, tz="Europe/London"))
-                args = [
-                    "--home",
-                    str(home),
-                    "--store",
-                    store,
-                    "--bus",
-                    url,
-                    "--now",
-                    NOW,
-                    "run",
-                    "--every",
-                    "3600",
-                ]
+                args = worker_args(home, store, url, NOW)
                 started = [WorkerProcess(args, home / f"worker{i}.log").start() for i in range(worker_count)]
                 crowd = Crowd(url, topology, size=len(RACERS))
                 try:

@@ -12,7 +12,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from servers import RABBITMQ, WorkerProcess, broker, fresh_database, need
+from servers import RABBITMQ, WorkerProcess, broker, fresh_database, need, worker_args
 from test_workers_race import Crowd
 
 from bookit import commands as c
@@ -47,19 +47,7 @@ def raced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                         actor=SYSTEM, venue_id="hall", buffer_minutes=60, quota_bookings=["2/week"]
                     )
                 )
-                args = [
-                    "--home",
-                    str(home),
-                    "--store",
-                    store,
-                    "--bus",
-                    url,
-                    "--now",
-                    NOW,
-                    "run",
-                    "--every",
-                    "3600",
-                ]
+                args = worker_args(home, store, url, NOW)
                 workers = [WorkerProcess(args, home / f"worker{i}.log").start() for i in range(3)]
                 crowd = Crowd(url, topology, size=len(RACERS))
                 try:
