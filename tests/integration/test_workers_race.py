@@ -159,10 +159,12 @@ def race_run(tmp_path_factory: pytest.TempPathFactory, worker_count: int) -> Ite
                     replies = crowd.replies_per_message()
                     yield Run(service, store, home, script, replies, [w.alive for w in started])
                 finally:
-                    crowd.close()
+                    # Workers first: a broker that dropped the crowd's connection makes
+                    # crowd.close() raise, and must not leave worker processes running.
                     for worker in started:
                         worker.stop()
                     service.close()
+                    crowd.close()
     finally:
         if previous is None:
             os.environ.pop("BOOKIT_BUS_PREFIX", None)

@@ -80,10 +80,12 @@ def raced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                         "alive": [w.alive for w in workers],
                     }
                 finally:
-                    crowd.close()
+                    # Workers first: a broker that dropped the crowd's connection makes
+                    # crowd.close() raise, and must not leave worker processes running.
                     for worker in workers:
                         worker.stop()
                     service.close()
+                    crowd.close()
     finally:
         if previous is None:
             os.environ.pop("BOOKIT_BUS_PREFIX", None)
