@@ -134,6 +134,21 @@ def free_port() -> int:
         return port
 
 
+@contextlib.contextmanager
+def own_bus_prefix() -> Iterator[Topology]:
+    """Broker names no other test uses, for module-scoped fixtures (which cannot take the
+    function-scoped `topology` fixture); the environment is put back afterwards."""
+    previous = os.environ.get("BOOKIT_BUS_PREFIX")
+    os.environ["BOOKIT_BUS_PREFIX"] = f"t{uuid4().hex[:12]}"
+    try:
+        yield Topology.from_env()
+    finally:
+        if previous is None:
+            os.environ.pop("BOOKIT_BUS_PREFIX", None)
+        else:
+            os.environ["BOOKIT_BUS_PREFIX"] = previous
+
+
 def worker_args(home: Path, store: str, bus: str, now: str) -> list[str]:
     """`bookit run` on this store and bus at a fixed clock, ticking once an hour."""
     return ["--home", str(home), "--store", store, "--bus", bus, "--now", now, "run", "--every", "3600"]

@@ -8,7 +8,6 @@ invariants hold on the event store itself, every command got exactly one reply, 
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -16,10 +15,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import pytest
-from servers import RABBITMQ, RawClient, WorkerProcess, bookit_json, broker, fresh_database, need, worker_args
+from servers import (
+    RABBITMQ,
+    RawClient,
+    WorkerProcess,
+    bookit_json,
+    broker,
+    fresh_database,
+    need,
+    own_bus_prefix,
+    worker_args,
+)
 from sqlalchemy import select
 
 from bookit import commands as c
@@ -141,10 +149,7 @@ class Run:
 
 def race_run(tmp_path_factory: pytest.TempPathFactory, worker_count: int) -> Iterator[Run]:
     need("127.0.0.1", 5432, "PostgreSQL")
-    previous = os.environ.get("BOOKIT_BUS_PREFIX")
-    os.environ["BOOKIT_BUS_PREFIX"] = f"t{uuid4().hex[:12]}"
-    topology = Topology.from_env()
-    try:
+    with own_bus_prefix() as topology:
         for url in broker(RABBITMQ, topology):
             for store in fresh_database():
                 home = tmp_path_factory.mktemp(f"race{worker_count}")
@@ -165,11 +170,6 @@ def race_run(tmp_path_factory: pytest.TempPathFactory, worker_count: int) -> Ite
                         worker.stop()
                     service.close()
                     crowd.close()
-    finally:
-        if previous is None:
-            os.environ.pop("BOOKIT_BUS_PREFIX", None)
-        else:
-            os.environ["BOOKIT_BUS_PREFIX"] = previous
 
 
 @pytest.fixture(scope="module")

@@ -4,19 +4,16 @@ queue and one PostgreSQL database, clients released at once. Buffers (the venue-
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
-from uuid import uuid4
 
 import pytest
-from servers import RABBITMQ, WorkerProcess, broker, fresh_database, need, worker_args
+from servers import RABBITMQ, WorkerProcess, broker, fresh_database, need, own_bus_prefix, worker_args
 from test_workers_race import Crowd
 
 from bookit import commands as c
-from bookit.adapters.bus_topology import Topology
 from bookit.aggregates.base import SYSTEM
 from bookit.bootstrap import bootstrap
 from bookit.testing.invariants import check_invariants
@@ -33,10 +30,7 @@ def body(cls: type[c.Command], **fields: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def raced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     need("127.0.0.1", 5432, "PostgreSQL")
-    previous = os.environ.get("BOOKIT_BUS_PREFIX")
-    os.environ["BOOKIT_BUS_PREFIX"] = f"t{uuid4().hex[:12]}"
-    topology = Topology.from_env()
-    try:
+    with own_bus_prefix() as topology:
         for url in broker(RABBITMQ, topology):
             for store in fresh_database():
                 home = tmp_path_factory.mktemp("rules-race")
@@ -86,11 +80,6 @@ def raced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                         worker.stop()
                     service.close()
                     crowd.close()
-    finally:
-        if previous is None:
-            os.environ.pop("BOOKIT_BUS_PREFIX", None)
-        else:
-            os.environ["BOOKIT_BUS_PREFIX"] = previous
 
 
 def outcome(replies: list[dict[str, Any]]) -> tuple[int, Counter[str]]:
