@@ -88,3 +88,14 @@ class People:
     def close(self) -> None:
         for client in self._clients.values():
             client.close()
+
+
+@contextmanager
+def people_on(service: Service) -> Iterator[People]:
+    """The API of `service` on a real server, and a `People` to call it as anyone."""
+    with api_server(service) as base:
+        crowd = People(base)
+        try:
+            yield crowd
+        finally:
+            crowd.close()

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api_client import People, api_server
+from api_client import People, api_server, people_on
 from api_story import ADMIN, SLOT, A, B, C, waitlist_story
 from bookit import commands as c
 from bookit.aggregates.base import SYSTEM
@@ -27,10 +27,8 @@ from conftest import FakeClock
 @pytest.fixture
 def people(service: Service) -> Iterator[People]:
     service.bus.handle(c.GrantAdmin(actor=SYSTEM, email=ADMIN))
-    with api_server(service) as base:
-        crowd = People(base)
+    with people_on(service) as crowd:
         yield crowd
-        crowd.close()
 
 
 @pytest.fixture

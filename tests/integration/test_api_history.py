@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pytest
 
-from api_client import People, api_server
+from api_client import People, people_on
 from api_story import ADMIN, B, C, waitlist_story
 from bookit import audit
 from bookit import commands as c
@@ -22,10 +22,8 @@ from conftest import FakeClock
 @pytest.fixture
 def people(service: Service) -> Iterator[People]:
     service.bus.handle(c.GrantAdmin(actor=SYSTEM, email=ADMIN))
-    with api_server(service) as base:
-        crowd = People(base)
+    with people_on(service) as crowd:
         yield crowd
-        crowd.close()
 
 
 def test_history_over_http_is_the_audit_history_with_its_emails(

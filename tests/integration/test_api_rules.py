@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from api_client import People, api_server
+from api_client import People, people_on
 from api_story import ADMIN, A, B
 from bookit import commands as c
 from bookit.aggregates.base import SYSTEM
@@ -20,10 +20,8 @@ from conftest import FakeClock
 def people(service: Service) -> Iterator[People]:
     service.bus.handle(c.GrantAdmin(actor=SYSTEM, email=ADMIN))
     service.bus.handle(c.RegisterVenue(actor=SYSTEM, name="Main Hall", tz="Europe/London"))
-    with api_server(service) as base:
-        crowd = People(base)
+    with people_on(service) as crowd:
         yield crowd
-        crowd.close()
 
 
 def test_rule_12_an_admin_puts_rules_and_anyone_reads_them(people: People) -> None:

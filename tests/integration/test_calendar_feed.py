@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from icalendar import Calendar
 
-from api_client import People, api_server
+from api_client import People, people_on
 from bookit import commands as c
 from bookit.aggregates.base import SYSTEM
 from bookit.bootstrap import Service
@@ -30,10 +30,8 @@ BOOKIT = str(Path(sys.executable).with_name("bookit"))
 @pytest.fixture
 def people(service: Service) -> Iterator[People]:
     service.bus.handle(c.RegisterVenue(actor=SYSTEM, name="Main Hall", tz="Europe/London"))
-    with api_server(service) as base:
-        crowd = People(base)
+    with people_on(service) as crowd:
         yield crowd
-        crowd.close()
 
 
 def uids(feed: str) -> list[str]:
