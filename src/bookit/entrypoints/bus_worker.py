@@ -154,10 +154,8 @@ def run_worker(service: Service, settings: Settings, stop: threading.Event) -> N
         if settings.role == COMMANDS
         else f"events to {topology.events}, ticking every {settings.every:g}s"
     )
-    click.echo(
-        f"BookIT worker on {safe_url(service.store)}: commands from {topology.queue} at {safe_url(url)}, {rest}",
-        err=True,
-    )
+    where = f"commands from {topology.queue} at {safe_url(url)}"
+    click.echo(f"BookIT worker on {safe_url(service.store)}: {where}, {rest}", err=True)
     lost = broker_errors(url)
     pause = RECONNECT_FIRST
     while not stop.is_set():
