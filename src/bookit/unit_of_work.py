@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
@@ -130,7 +131,7 @@ class Group:
                     self._results[first + offset] = error
 
 
-def stored_among(app: ApplicationBase, ids: set[UUID]) -> set[UUID]:
+def stored_among(app: Application[Any], ids: set[UUID]) -> set[UUID]:
     """Which of `ids` name something in the event store: one query per few hundred ids."""
     recorder: Any = app.recorder
     kind = type(recorder).__module__
