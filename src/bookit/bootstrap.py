@@ -1,7 +1,10 @@
 """Wires the adapters in one place: store, read models, outbox, links, clock, bus.
 
 It builds the followers (read models, then mail) and the ticker (due work) and hands them to
-the one message bus of the process, which knows them only by their protocols.
+the one message bus of the process, which knows them only by their protocols. A worker that
+leaves following to a followers process (`bookit run --commands-only`) gets a bus whose one
+follower waits for that process instead (`followed_elsewhere`), and that process's bus marks
+how far it got (`marking_settled`); see settled.py.
 
 `--store sqlite` (the default) keeps everything in files under BOOKIT_HOME and needs no server;
 `--store postgresql://...` puts the event store and the read models in PostgreSQL.
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,6 +31,7 @@ from bookit.policies.due_work import DueWork
 from bookit.policies.mail.mailer import Mailer
 from bookit.projections.database import make_engine
 from bookit.projections.projector import Projector, ReadModels
+from bookit.settled import FollowedElsewhere, SettledMark, SettledMarker
 from bookit.stores import schema_turn, store_env
 
 # What a store that is down, restarting or locked past its timeout raises, from the event store
@@ -98,3 +102,20 @@ def bootstrap(
     )
     bus = MessageBus(app, [ReadModels(projector), mailer], DueWork(engine), clock)
     return Service(app, engine, projector, mailer, bus, home, links, store)
+
+
+def followed_elsewhere(service: Service, wait: float) -> Service:
+    """The same service, but its bus does not run the followers: settling waits (at most `wait`
+    seconds) for a followers process's settled mark to pass the last stored event."""
+    follower = FollowedElsewhere(service.app, SettledMark(service.engine, wait))
+    bus = MessageBus(service.app, [follower], DueWork(service.engine), service.bus.clock)
+    return replace(service, bus=bus)
+
+
+def marking_settled(service: Service) -> Service:
+    """The same service, whose bus also marks how far its followers got, at every round of a
+    settle, for the workers of `followed_elsewhere` (`bookit run --followers-only`)."""
+    followers = service.bus.followers
+    marker = SettledMarker(service.engine, followers)
+    bus = MessageBus(service.app, [marker, *followers], service.bus.ticker, service.bus.clock)
+    return replace(service, bus=bus)

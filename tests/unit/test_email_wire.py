@@ -7,6 +7,7 @@ stdlib's generator (same boundary), must give the same bytes as the direct write
 
 from __future__ import annotations
 
+import email.utils
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -19,7 +20,8 @@ from hypothesis import strategies as st
 from test_email_compose import COMMON, EXTRA, MESSAGE_ID, SENT_AT
 
 from bookit.adapters.calendar import BookingTime
-from bookit.adapters.mail import compose_email
+from bookit.adapters.mail import compose as compose_module
+from bookit.adapters.mail import compose_email, wire
 from bookit.adapters.mail.compose import KINDS
 from bookit.adapters.mail.wire import ComposedEmail
 
@@ -135,3 +137,103 @@ def test_a_long_subject_folds_as_the_stdlib_folds_it() -> None:
 
     assert b"\n " in direct.split(b"\n\n", 1)[0]  # the Subject did fold
     assert direct == _stdlib_bytes(message)
+
+
+# Header folding: the one-line fast path (`wire._as_is`) against the policy's own fold.
+
+POLICY = compose_module._POLICY
+NAMES = [
+    "Subject",
+    "To",
+    "From",
+    "Cc",
+    "Reply-To",
+    "Sender",
+    "Date",
+    "Resent-Date",
+    "Message-ID",
+    "X-BookIT-Kind",
+    "X-BookIT-Booking",
+    "X-BookIT-Entry",
+    "Auto-Submitted",
+    "MIME-Version",
+    "Content-Transfer-Encoding",
+    "X-A-Header-Name-Long-Enough-To-Leave-Little-Room",
+]
+# Characters the header parsers treat specially, mixed with plain ones, so that hypothesis
+# tries every edge of the fast path: quotes, comments, escapes, encoded words, odd spaces.
+ASCII_WORDS = st.text(st.sampled_from(list("aZ09.@<>,;:\"()\\[]=?'_+-/ \t~é")), min_size=0, max_size=90)
+ATOM = st.text(st.sampled_from(list("az09.-_+=?'")), min_size=1, max_size=12)
+ADDRESSES = st.builds(lambda a, b: f"{a}@{b}", ATOM, ATOM)
+DATES = st.datetimes(
+    min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.sampled_from([UTC, None])
+).map(lambda moment: email.utils.format_datetime(moment))
+VALUES = st.one_of(
+    ASCII_WORDS,
+    st.from_regex(r"[!-~]{1,20}( [!-~]{1,20}){0,4}", fullmatch=True),
+    ADDRESSES,
+    ADDRESSES.map(lambda address: f"<{address}>"),
+    DATES,
+    DATES.map(lambda date: date.replace(" 0", " ")),  # "2 Dec" where the stdlib writes "02 Dec"
+    st.text(max_size=40),
+)
+
+
+def _stdlib_fold(name: str, value: str) -> bytes:
+    return POLICY.fold_binary(*POLICY.header_store_parse(name, value))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(name=st.sampled_from(NAMES), value=VALUES)
+def test_a_header_written_on_one_line_directly_is_what_the_policy_folds(name: str, value: str) -> None:
+    try:
+        expected = _stdlib_fold(name, value)
+    except Exception:
+        # A line break (refused), or text the stdlib's address parser trips over: the policy
+        # cannot write it, so the fast path must not have written it either.
+        assert wire._as_is(POLICY, name, value) is None
+        return
+
+    direct = wire._as_is(POLICY, name, value)
+
+    assert direct is None or direct == expected
+    assert wire._fold(POLICY, name, value) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("Subject", "Booking confirmed: Main Hall on Thursday 3 December 2026"),
+        ("To", "bob.o'neil@example.org"),
+        ("Date", "Wed, 02 Dec 2026 12:00:05 +0000"),
+        ("Message-ID", MESSAGE_ID),
+        ("X-BookIT-Booking", "6e3b1c5a-8d1f-5b8e-9b0e-2c7a1d4f0e9a"),
+    ],
+)
+def test_the_headers_every_email_varies_take_the_one_line_path(name: str, value: str) -> None:
+    assert wire._as_is(POLICY, name, value) == _stdlib_fold(name, value) == f"{name}: {value}\n".encode()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("Subject", "=?utf-8?q?Caf=C3=A9?="),  # an encoded word: the parser decodes it
+        ("Subject", "two  spaces"),
+        ("To", '"Ann" <ann@example.com>'),
+        ("Message-ID", "<a@b> trailing"),  # the parser drops what follows the id
+        ("Date", "Wed, 2 Dec 2026 12:00:05 +0000"),  # written back as "02 Dec"
+        ("Subject", "x" * 80),  # too long for one line
+    ],
+)
+def test_what_the_stdlib_would_rewrite_goes_through_the_stdlib(name: str, value: str) -> None:
+    assert wire._as_is(POLICY, name, value) is None
+    assert wire._fold(POLICY, name, value) == _stdlib_fold(name, value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(digits=st.integers(min_value=0, max_value=10**19 - 1))
+def test_the_content_type_folds_the_same_whatever_the_boundary_digits(digits: int) -> None:
+    boundary = "=" * 15 + f"{digits:019d}" + "=="
+    value = f'multipart/alternative; boundary="{boundary}"'
+
+    assert wire._content_type(POLICY, boundary) == _stdlib_fold("Content-Type", value)

@@ -9,17 +9,25 @@ venue in UTC. `DTSTAMP` is the event's own instant: the same event gives the sam
 
 Built with the `icalendar` library; nothing here reads the clock. It lives beside the mail
 adapter, not in it, so that `bookit calendar` (a read) loads no templates.
+
+An invitation goes out with every booking, so it is not built as a tree of components: its
+dozen content lines are written straight from icalendar's own pieces (its text escaping, its
+parameters, its folding, its VTIMEZONE for each zone and span of days, made once), in the order
+`Calendar.to_ical()` writes them. tests/unit/test_calendar_text.py holds the two to the same
+bytes; a feed, read rarely, is built the library's way.
 """
 
 from __future__ import annotations
 
 import email.utils
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, Timezone, vCalAddress
+from icalendar import Calendar, Event, Timezone, vCalAddress, vDDDTypes, vText
+from icalendar.parser import Contentline
 
 REQUEST = "REQUEST"
 CANCEL = "CANCEL"
@@ -62,7 +70,28 @@ def method_of(entry: BookingTime) -> str:
 def invitation(entry: BookingTime, organizer: str) -> str:
     """The iTIP message for one change: REQUEST for a live booking, CANCEL for a cancelled one.
     `organizer` is the sender, as the From header spells it ("BookIT <no-reply@…>")."""
-    return _calendar([entry], organizer, method_of(entry))
+    method = method_of(entry)
+    lines = [_head(method)]
+    if not _is_utc(entry.tz):
+        lines.append(_vtimezone(entry.tz, *_span([entry])))
+    zone = _zone(entry.tz)
+    summary = f"{entry.venue_name}: {entry.purpose}" if entry.purpose else entry.venue_name
+    lines += [
+        "BEGIN:VEVENT\r\n",
+        _line("SUMMARY", "", _text(summary)),
+        _line("DTSTART", *_time(entry.starts_at, zone)),
+        _line("DTEND", *_time(entry.ends_at, zone)),
+        _line("DTSTAMP", *_time(entry.stamp, UTC)),
+        _line("UID", "", _text(entry.uid)),
+        _line("SEQUENCE", "", str(int(entry.sequence))),
+        _address("ATTENDEE", _attendee(entry)),
+        _line("DESCRIPTION", "", _text(entry.purpose)) if entry.purpose else "",
+        _line("LOCATION", "", _text(entry.venue_name)),
+        _organizer(organizer),
+        _CANCELLED if entry.cancelled else _CONFIRMED,
+        "END:VEVENT\r\nEND:VCALENDAR\r\n",
+    ]
+    return "".join(lines)
 
 
 def feed(entries: Iterable[BookingTime], organizer: str, name: str = "BookIT") -> str:
@@ -82,16 +111,19 @@ def _calendar(entries: list[BookingTime], organizer: str, method: str, name: str
         calendar.add("name", name)
         calendar.add("x-wr-calname", name)
     for tz in sorted({e.tz for e in entries if not _is_utc(e.tz)}):
-        days = [d for e in entries if e.tz == tz for d in (e.starts_at.date(), e.ends_at.date())]
-        calendar.add_component(_timezone(tz, min(days), max(days)))
+        calendar.add_component(_timezone(tz, *_span([e for e in entries if e.tz == tz])))
     for entry in entries:
         calendar.add_component(_event(entry, organizer))
     return str(calendar.to_ical().decode())
 
 
+def _span(entries: list[BookingTime]) -> tuple[date, date]:
+    days = [d for e in entries for d in (e.starts_at.date(), e.ends_at.date())]
+    return min(days), max(days)
+
+
 def _event(entry: BookingTime, organizer: str) -> Event:
-    sender_name, sender_address = email.utils.parseaddr(organizer)
-    zone = ZoneInfo("UTC" if _is_utc(entry.tz) else entry.tz)
+    zone = _zone(entry.tz)
     event = Event()
     event.add("uid", entry.uid)
     event.add("sequence", entry.sequence)
@@ -104,17 +136,25 @@ def _event(entry: BookingTime, organizer: str) -> Event:
         event.add("description", entry.purpose)
     event.add("status", "CANCELLED" if entry.cancelled else "CONFIRMED")
     event.add("transp", "TRANSPARENT" if entry.cancelled else "OPAQUE")
-    event.add("organizer", vCalAddress.new(sender_address, cn=sender_name or None))
+    event.add("organizer", _organizer_address(organizer))
+    event.add("attendee", _attendee(entry))
+    return event
+
+
+def _organizer_address(organizer: str) -> vCalAddress:
+    sender_name, sender_address = email.utils.parseaddr(organizer)
+    return vCalAddress.new(sender_address, cn=sender_name or None)
+
+
+def _attendee(entry: BookingTime) -> vCalAddress:
     # The booker made the booking, so they have already accepted; nothing to reply to.
-    attendee = vCalAddress.new(
+    return vCalAddress.new(
         entry.attendee,
         cn=entry.attendee_name or None,
         partstat="ACCEPTED",
         role="REQ-PARTICIPANT",
         rsvp=False,
     )
-    event.add("attendee", attendee)
-    return event
 
 
 def _timezone(tz: str, first: date, last: date) -> Timezone:
@@ -127,3 +167,65 @@ def _timezone(tz: str, first: date, last: date) -> Timezone:
 
 def _is_utc(tz: str) -> bool:
     return tz in _UTC_ZONES
+
+
+def _zone(tz: str) -> ZoneInfo:
+    return ZoneInfo("UTC" if _is_utc(tz) else tz)
+
+
+# The pieces of an invitation, written as `Calendar.to_ical()` writes them.
+
+_CONFIRMED = "STATUS:CONFIRMED\r\nTRANSP:OPAQUE\r\n"
+_CANCELLED = "STATUS:CANCELLED\r\nTRANSP:TRANSPARENT\r\n"
+
+
+@functools.cache
+def _head(method: str) -> str:
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", method)
+    return str(calendar.to_ical().decode()).removesuffix("END:VCALENDAR\r\n")
+
+
+@functools.lru_cache(maxsize=1024)
+def _vtimezone(tz: str, first: date, last: date) -> str:
+    return str(_timezone(tz, first, last).to_ical().decode())
+
+
+def _line(name: str, params: str, value: str) -> str:
+    """One content line, folded the library's way where it is too long for one line (75
+    octets): the library folds a line only from its 75th octet on."""
+    line = f"{name};{params}:{value}" if params else f"{name}:{value}"
+    if len(line) < 75 and line.isascii():
+        return line + "\r\n"
+    return str(Contentline(line).to_ical().decode()) + "\r\n"
+
+
+def _text(value: str) -> str:
+    return str(vText(value).to_ical().decode())
+
+
+def _time(moment: datetime, zone: tzinfo) -> tuple[str, str]:
+    """(TZID parameter, value) of a DATE-TIME on `zone`'s wall clock, as vDDDTypes writes it."""
+    local = moment.astimezone(zone)
+    params, utc = _time_params(local.tzinfo)
+    value = f"{local.year:04}{local.month:02}{local.day:02}T{local.hour:02}{local.minute:02}{local.second:02}"
+    return params, (value + "Z" if utc else value)
+
+
+@functools.lru_cache(maxsize=64)
+def _time_params(zone: object) -> tuple[str, bool]:
+    # What the library writes depends on the zone alone: its TZID (none for UTC), and a Z.
+    sample = vDDDTypes(datetime(2000, 1, 1, tzinfo=zone))  # type: ignore[arg-type]
+    return str(sample.params.to_ical(sorted=True).decode()), sample.to_ical().endswith(b"Z")
+
+
+def _address(name: str, address: vCalAddress) -> str:
+    return _line(name, str(address.params.to_ical(sorted=True).decode()), str(address.to_ical().decode()))
+
+
+@functools.lru_cache(maxsize=16)
+def _organizer(organizer: str) -> str:
+    return _address("ORGANIZER", _organizer_address(organizer))

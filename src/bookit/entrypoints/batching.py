@@ -42,8 +42,11 @@ def collect(conn: Connection, pending: list[Message], limit: int = BATCH, wait: 
             return
 
 
-def run_batch(worker: CommandWorker, messages: list[Message]) -> list[tuple[Message, dict[str, Any]]]:
-    """Each message's reply, its command run on its own; the followers caught up once after.
+def run_batch(
+    worker: CommandWorker, messages: list[Message], settle: bool = True
+) -> list[tuple[Message, dict[str, Any]]]:
+    """Each message's reply, its command run on its own; the followers caught up once after
+    (unless `settle` is False: a followers process does it, see held_replies.py).
 
     A message whose command failed for a reason that is not a refusal (the store went away) is
     put back and left out. If the followers fail, every message is put back: their commands are
@@ -58,7 +61,8 @@ def run_batch(worker: CommandWorker, messages: list[Message]) -> list[tuple[Mess
             message.requeue()
             failed = True
     try:
-        worker.service.bus.settle(worker.clock())
+        if settle:
+            worker.service.bus.settle(worker.clock())
     except Exception:
         log.exception("the followers failed after a batch; its %d messages are requeued", len(replies))
         for message, _ in replies:

@@ -8,6 +8,9 @@ store, a refused one by its row in the `refusals` table. Several workers may sha
 
 A message that cannot be a command (not UTF-8, not JSON, unknown type, bad fields) is refused
 like any other: recorded, answered when it has `reply_to`, acknowledged, and the worker goes on.
+
+With `--commands-only` the worker neither follows, ticks on a timer nor relays events: a
+followers process does (followers.py), and the replies wait for it (held_replies.py).
 """
 
 from __future__ import annotations
@@ -33,16 +36,19 @@ from bookit.adapters.confirmed import ConfirmedPublisher, confirms
 from bookit.adapters.event_relay import PUBLISH_RETRY, EventRelay, broker_connection
 from bookit.bootstrap import Service
 from bookit.entrypoints import batching
-from bookit.entrypoints.service import Settings, log_tick
+from bookit.entrypoints.held_replies import HeldReplies
+from bookit.entrypoints.service import COMMANDS, Settings, log_tick
 from bookit.errors import BadInput, BookitError
 from bookit.localtime import iso
 from bookit.projections.tables import refusals
+from bookit.settled import SettledMark
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_RECORDED = 10_000
 RECONNECT_FIRST = 0.5  # seconds before the first reconnection attempt; doubled up to the max
 RECONNECT_MAX = 5.0
+HELD_POLL = 0.002  # seconds between looks at the followers' mark while replies are held
 
 
 def error_reply(error: BookitError) -> dict[str, Any]:
@@ -143,11 +149,13 @@ def run_worker(service: Service, settings: Settings, stop: threading.Event) -> N
     topology = Topology.from_env()
     url = settings.bus_url
     worker = CommandWorker(service, service.bus.clock)
-    click.echo(
-        f"BookIT worker on {safe_url(service.store)}: commands from {topology.queue} at {safe_url(url)}, "
-        f"events to {topology.events}, ticking every {settings.every:g}s",
-        err=True,
+    rest = (
+        f"replies wait up to {settings.follow_wait:g}s for the followers process"
+        if settings.role == COMMANDS
+        else f"events to {topology.events}, ticking every {settings.every:g}s"
     )
+    where = f"commands from {topology.queue} at {safe_url(url)}"
+    click.echo(f"BookIT worker on {safe_url(service.store)}: {where}, {rest}", err=True)
     lost = broker_errors(url)
     pause = RECONNECT_FIRST
     while not stop.is_set():
@@ -231,32 +239,47 @@ def _consume(
             for message, _ in answered:
                 message.ack()
 
+        # A worker that only takes commands holds its replies for the followers process, and
+        # takes the next batches meanwhile: the broker sends it three batches ahead.
+        commands_only = settings.role == COMMANDS
+        held = HeldReplies(SettledMark(service.engine, settings.follow_wait), answer_all)
         channel = conn.channel()
         consumer = Consumer(channel, queues=[topology.command_queue], on_message=pending.append)
-        consumer.qos(prefetch_count=batching.BATCH)
+        consumer.qos(prefetch_count=batching.BATCH * (3 if commands_only else 1))
         with consumer:
             session.consuming = True
             log.info("consuming from %s at %s", topology.queue, safe_url(url))
-            _relay(relay, worker.clock())
-            next_tick = 0.0
+            if not commands_only:
+                _relay(relay, worker.clock())
+            next_tick = float("inf") if commands_only else 0.0
             idle = 0
             while not stop.is_set():
                 if time.monotonic() >= next_tick:
                     _tick(worker)
                     _relay(relay, worker.clock())
                     next_tick = time.monotonic() + every
+                wait = min(max(next_tick - time.monotonic(), 0.05), 0.5)
                 try:
-                    conn.drain_events(timeout=min(max(next_tick - time.monotonic(), 0.05), 0.5))
+                    conn.drain_events(timeout=HELD_POLL if held.waiting else wait)
                     idle = 0
                     batching.collect(conn, pending)
                     batch, pending[:] = list(pending), []
+                    if commands_only:
+                        answered = batching.run_batch(worker, batch, settle=False)
+                        held.hold(answered, service.app.recorder.max_notification_id() or 0)
+                        continue
                     answer_all(batching.run_batch(worker, batch))
                     _relay(relay, worker.clock())
                 except TimeoutError:
+                    if held.waiting:
+                        held.release()
+                        continue
                     idle += 1
                     if once and idle >= 2:
                         return
                     conn.heartbeat_check()
+            if once:
+                held.flush(time.monotonic() + settings.follow_wait)
 
 
 def _tick(worker: CommandWorker) -> None:

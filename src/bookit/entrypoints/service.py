@@ -1,5 +1,10 @@
 """`bookit run`: the long-running service. It ticks on a timer, serves the pages behind the links
-in emails, and with a broker URL it also consumes commands from the bus."""
+in emails, and with a broker URL it also consumes commands from the bus.
+
+Its role (`Settings.role`) splits that work between processes: `all` (the default) does all of
+it; `commands` (`--commands-only`) only takes commands from the bus and leaves following,
+ticking and relaying to a `followers` process (`--followers-only`, entrypoints/followers.py).
+`--processes N` starts one of the latter and N-1 of the former (entrypoints/processes.py)."""
 
 from __future__ import annotations
 
@@ -28,6 +33,12 @@ class Settings:
     every: float  # seconds between ticks
     once: bool = False  # tick once (and drain what the bus has queued), then return
     bus_url: str = "local"  # a broker URL: consume commands from it and relay events to it
+    role: str = "all"  # ALL, COMMANDS or FOLLOWERS
+    follow_wait: float = 10.0  # COMMANDS: how long a reply waits for the followers process
+    http: bool = True  # serve the link pages and the HTTP API
+
+
+ALL, COMMANDS, FOLLOWERS = "all", "commands", "followers"
 
 
 def stop_on_signals() -> threading.Event:
@@ -54,7 +65,28 @@ def open_when_ready(open_service: Callable[[], Service], stop: threading.Event) 
 
 
 def run_service(service: Service, settings: Settings, stop: threading.Event) -> None:
-    """Serve the link pages and the HTTP API, and tick (or work the bus), until `stop` is set."""
+    """Serve the link pages and the HTTP API, and tick (or work the bus, or follow), until
+    `stop` is set."""
+    pages = _serve_pages(service, settings, stop) if settings.http else None
+    try:
+        if settings.role == FOLLOWERS:
+            from bookit.entrypoints.followers import run_followers
+
+            run_followers(service, settings, stop)
+            return
+        if settings.bus_url != "local":
+            from bookit.entrypoints.bus_worker import run_worker
+
+            run_worker(service, settings, stop)
+            return
+        _tick_until_stopped(service, settings, stop)
+    finally:
+        stop.set()
+        if pages is not None and pages.is_alive():
+            pages.join(timeout=10)
+
+
+def _serve_pages(service: Service, settings: Settings, stop: threading.Event) -> threading.Thread:
     from bookit.entrypoints.api import make_api
     from bookit.entrypoints.link_pages import http_address, serve_links
 
@@ -84,17 +116,7 @@ def run_service(service: Service, settings: Settings, stop: threading.Event) -> 
         err=True,
     )
     click.echo(f"HTTP API on http://{host}:{port}/api/ ({api.state.tokens.describe()})", err=True)
-    try:
-        if settings.bus_url != "local":
-            from bookit.entrypoints.bus_worker import run_worker
-
-            run_worker(service, settings, stop)
-            return
-        _tick_until_stopped(service, settings, stop)
-    finally:
-        stop.set()
-        if pages.is_alive():
-            pages.join(timeout=10)
+    return pages
 
 
 def _tick_until_stopped(service: Service, settings: Settings, stop: threading.Event) -> None:

@@ -5,7 +5,9 @@ does: every header is parsed into an object and folded again, every part is asse
 generator compiles a regular expression per message to check its boundary. BookIT's emails all
 have one shape (headers, then a multipart/alternative of text parts), so `render` writes that
 shape directly, with the stdlib's own pieces where a byte could differ: each header is folded by
-the policy (memoised for values that repeat, like From and Subject), each body is encoded by
+the policy (memoised for values that repeat, like From), except a short plain one (a Message-ID,
+a Date, a plain address or subject) that the policy would write back as it is, on one line, and
+the Content-Type, folded once for every boundary of the generator's shape; each body is encoded by
 the same function `set_content` uses (7bit, quoted-printable or base64, chosen by its rules),
 and each part's own headers are taken from a part the stdlib built once for that combination.
 Whatever `render` does not cover (a body that contains the boundary, an encoding it does not
@@ -19,11 +21,20 @@ the Maildir just writes the bytes.
 
 from __future__ import annotations
 
+import email.utils
 import functools
 import random
+import re
 import sys
 from collections.abc import Callable, Sequence
 from email.contentmanager import _encode_text  # type: ignore[attr-defined]  # what set_content uses
+from email.headerregistry import (
+    AddressHeader,
+    DateHeader,
+    HeaderRegistry,
+    MessageIDHeader,
+    UnstructuredHeader,
+)
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.policy import default as default_policy
@@ -53,7 +64,7 @@ def render(
         return None
     out = [_fold(policy, name, value) for name, value in headers]
     out.append(_fold(policy, "MIME-Version", "1.0"))
-    out.append(_fold(policy, "Content-Type", f'multipart/alternative; boundary="{boundary}"', cache=False))
+    out.append(_content_type(policy, boundary))
     out.append(b"\n")
     delimiter = b"--" + boundary.encode("ascii")
     for n, (subtype, params, cte, data) in enumerate(encoded):
@@ -65,17 +76,89 @@ def render(
     return b"".join(out), boundary
 
 
-def _fold(policy: EmailPolicy[Any], name: str, value: Any, cache: bool = True) -> bytes:
-    if cache and isinstance(value, str):
-        return _folded(policy, name, value)
+def _fold(policy: EmailPolicy[Any], name: str, value: Any) -> bytes:
+    """The header's line(s) as the policy folds them."""
+    if isinstance(value, str):
+        plain = _as_is(policy, name, value)
+        return plain if plain is not None else _folded(policy, name, value)
     name, header = policy.header_store_parse(name, value)
     return policy.fold_binary(name, header)
+
+
+# Text the stdlib's header parsers give back unchanged: printable ASCII words with one space
+# between them, none of the characters its parsers read specially (quotes, comments, escapes)
+# and no encoded word ("=?", checked apart). An address or a Message-ID must also be a plain
+# dot-atom `local@domain`, which every address parser takes whole.
+_PLAIN = re.compile(r"[!#-'*-\[\]-~]+(?: [!#-'*-\[\]-~]+)*")
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_ADDR_SPEC = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*")
+_MSG_ID = re.compile(rf"<{_ADDR_SPEC.pattern}>")
+_NAME = re.compile(r"[!-9;-~]+")  # a header name: printable ASCII but the colon (RFC 5322)
+
+
+def _as_is(policy: EmailPolicy[Any], name: str, value: str) -> bytes | None:
+    """`name: value` on one line, where the policy would write exactly that (its parser gives
+    the value back as it was and the line fits); None where only the stdlib knows.
+    tests/unit/test_email_wire.py holds this to the policy's own fold."""
+    maxlen = policy.max_line_length or sys.maxsize
+    if len(name) + 2 + len(value) > maxlen or "=?" in value or not _PLAIN.fullmatch(value):
+        return None
+    kind = _kind_of(policy, name)
+    if kind == "address":
+        ok = _ADDR_SPEC.fullmatch(value) is not None
+    elif kind == "msg-id":
+        ok = _MSG_ID.fullmatch(value) is not None
+    elif kind == "date":
+        # The policy writes a Date as it reads it back: only a date already in that form stays.
+        ok = _date_as_written(value) == value
+    else:
+        ok = kind == "text"
+    return f"{name}: {value}{policy.linesep}".encode("ascii") if ok else None
+
+
+@functools.lru_cache(maxsize=256)
+def _kind_of(policy: EmailPolicy[Any], name: str) -> str:
+    """What the policy parses a header of this name as (its registry's class)."""
+    factory = policy.header_factory
+    if not isinstance(factory, HeaderRegistry) or not _NAME.fullmatch(name):
+        return "other"
+    header_class = factory[name]
+    for kind, base in (
+        ("address", AddressHeader),
+        ("msg-id", MessageIDHeader),
+        ("date", DateHeader),
+        ("text", UnstructuredHeader),
+    ):
+        if issubclass(header_class, base):
+            return kind
+    return "other"
+
+
+def _date_as_written(value: str) -> str | None:
+    try:
+        return email.utils.format_datetime(email.utils.parsedate_to_datetime(value))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
 @functools.lru_cache(maxsize=4096)
 def _folded(policy: EmailPolicy[Any], name: str, value: str) -> bytes:
     name, header = policy.header_store_parse(name, value)
     return policy.fold_binary(name, header)
+
+
+# A boundary is always this shape (the generator's: fifteen '=', nineteen digits, '=='), so its
+# Content-Type folds the same whatever the digits: folded once, the digits put in after.
+_MASK = "=" * 15 + "0" * 19 + "=="
+
+
+def _content_type(policy: EmailPolicy[Any], boundary: str) -> bytes:
+    value = f'multipart/alternative; boundary="{boundary}"'
+    template = _folded(policy, "Content-Type", f'multipart/alternative; boundary="{_MASK}"')
+    digits = boundary[15:-2]
+    if boundary != _MASK[:15] + digits + "==" or len(digits) != 19 or not digits.isdigit():
+        return policy.fold_binary(*policy.header_store_parse("Content-Type", value))
+    return template.replace(_MASK.encode(), boundary.encode("ascii"))
 
 
 @functools.lru_cache(maxsize=64)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import io
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
 from bookit.entrypoints.cli.context import Context, main, pass_ctx
+
+if TYPE_CHECKING:
+    from bookit.bootstrap import Service
 
 # Time, history, read models, mail
 
@@ -86,16 +89,87 @@ def outbox(ctx: Context, to: str | None, refused: bool) -> None:
     show_default=True,
     help="Seconds between ticks.",
 )
+@click.option(
+    "--followers-only",
+    is_flag=True,
+    help="Only follow: read models, emails, ticks, and events out to the bus (no commands taken).",
+)
+@click.option(
+    "--commands-only",
+    is_flag=True,
+    help="Only take commands from the bus; a --followers-only process follows, ticks and relays.",
+)
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="With a bus: run one followers process and N-1 command workers (1: one process does all).",
+)
+@click.option(
+    "--follow-wait",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    envvar="BOOKIT_FOLLOW_WAIT",
+    show_default=True,
+    help="--commands-only: seconds a reply may wait for the followers to show what it caused (0: none).",
+)
+@click.option("--no-http", is_flag=True, hidden=True)
 @click.option("--once", is_flag=True, hidden=True)
 @pass_ctx
-def run(ctx: Context, every: float, once: bool) -> None:
+def run(
+    ctx: Context,
+    every: float,
+    followers_only: bool,
+    commands_only: bool,
+    processes: int,
+    follow_wait: float,
+    no_http: bool,
+    once: bool,
+) -> None:
     """The service: consume commands and tick every N seconds."""
-    from bookit.entrypoints.service import Settings, open_when_ready, run_service, stop_on_signals
+    from bookit.entrypoints.service import (
+        ALL,
+        COMMANDS,
+        FOLLOWERS,
+        Settings,
+        open_when_ready,
+        run_service,
+        stop_on_signals,
+    )
 
+    _check_roles(ctx, followers_only, commands_only, processes)
+    role = FOLLOWERS if followers_only else COMMANDS if commands_only else ALL
     stop = stop_on_signals()
-    service = open_when_ready(lambda: ctx.service, stop)
+    if processes > 1:
+        from bookit.entrypoints.processes import child_commands, child_env, run_processes
+
+        now = ctx.now.isoformat() if ctx.now else None
+        env = child_env(ctx.home, ctx.store, ctx.bus_url, now)
+        sys.exit(run_processes(env, child_commands(processes, every, follow_wait), stop))
+
+    def open_service() -> Service:
+        from bookit.bootstrap import followed_elsewhere, marking_settled
+
+        if role == COMMANDS:
+            return followed_elsewhere(ctx.service, follow_wait)
+        return marking_settled(ctx.service) if role == FOLLOWERS else ctx.service
+
+    service = open_when_ready(open_service, stop)
     if service is not None:
-        run_service(service, Settings(every=every, once=once, bus_url=ctx.bus_url), stop)
+        settings = Settings(every, once, ctx.bus_url, role, follow_wait, http=not no_http)
+        run_service(service, settings, stop)
+
+
+def _check_roles(ctx: Context, followers_only: bool, commands_only: bool, processes: int) -> None:
+    """Which part of the service a process runs: the combinations that make no sense."""
+    if followers_only and commands_only:
+        raise click.UsageError("--followers-only and --commands-only exclude each other")
+    if (followers_only or commands_only) and processes > 1:
+        raise click.UsageError("--processes starts its own followers and command workers; give it alone")
+    if (commands_only or processes > 1) and ctx.bus_url == "local":
+        option = "--commands-only" if commands_only else "--processes"
+        raise click.UsageError(f"{option} takes commands from a broker: give --bus URL (or BOOKIT_BUS)")
 
 
 @main.command()

@@ -1,0 +1,112 @@
+"""An invitation written line by line (adapters/calendar.py `invitation`) is byte for byte what
+icalendar's `Calendar.to_ical()` writes for the same booking, and icalendar reads it back.
+
+The oracle is the library itself: the same booking built as components (`_calendar`, which
+the feed still uses) and serialised by icalendar.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from icalendar import Calendar
+
+from bookit.adapters import calendar as ical
+
+# Zones with DST both ways, odd offsets, an offset that never changes, and UTC's aliases.
+ZONES = [
+    "Europe/London",
+    "Europe/Paris",
+    "America/New_York",
+    "America/Port-au-Prince",
+    "America/Sao_Paulo",
+    "Asia/Kathmandu",
+    "Asia/Tokyo",
+    "Australia/Lord_Howe",
+    "Pacific/Chatham",
+    "Africa/Abidjan",
+    "Etc/GMT+5",
+    "UTC",
+    "Etc/UTC",
+    "GMT",
+]
+# Whatever people type: commas, semicolons, backslashes, line breaks, quotes, any script.
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=90)
+WORDS = st.text(st.sampled_from(list("aZ ,;:\\\"'^\n\r\tâ€🎶")), max_size=90)
+# What a person's name is once the domain has taken it: no control characters (icalendar
+# cannot read those back from a parameter, whoever wrote them).
+NAMES = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=60)
+INSTANTS = st.datetimes(datetime(1971, 1, 1), datetime(2099, 1, 1), timezones=st.just(UTC))
+
+
+@st.composite
+def bookings(draw: st.DrawFn, names: st.SearchStrategy[str] = TEXT | WORDS) -> ical.BookingTime:
+    starts_at = draw(INSTANTS)
+    return ical.BookingTime(
+        booking_id=draw(st.uuids().map(str) | TEXT.filter(bool)),
+        sequence=draw(st.integers(min_value=1, max_value=10**6)),
+        stamp=draw(INSTANTS),
+        starts_at=starts_at,
+        ends_at=starts_at + draw(st.timedeltas(min_value=timedelta(minutes=1), max_value=timedelta(days=3))),
+        tz=draw(st.sampled_from(ZONES)),
+        venue_name=draw(TEXT | WORDS),
+        attendee=draw(st.emails() | st.just("bob.o'neil@example.org")),
+        attendee_name=draw(st.just("") | names),
+        purpose=draw(st.just("") | TEXT | WORDS),
+        cancelled=draw(st.booleans()),
+    )
+
+
+ORGANIZERS = st.sampled_from([ical.SENDER, "no-reply@bookit.local", "Salle Zoë, Réservations <r@x.fr>"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(entry=bookings(), organizer=ORGANIZERS)
+def test_an_invitation_is_the_bytes_icalendar_writes_for_it(entry: ical.BookingTime, organizer: str) -> None:
+    written = ical.invitation(entry, organizer)
+
+    assert written == ical._calendar([entry], organizer, ical.method_of(entry))
+
+
+@settings(max_examples=150, deadline=None)
+@given(entry=bookings(names=NAMES))
+def test_icalendar_reads_an_invitation_back_as_the_booking(entry: ical.BookingTime) -> None:
+    calendar = Calendar.from_ical(ical.invitation(entry, ical.SENDER))
+    [event] = calendar.walk("VEVENT")
+
+    assert calendar["METHOD"] == ("CANCEL" if entry.cancelled else "REQUEST")
+    assert event["UID"] == entry.uid.replace("\r\n", "\n").replace("\r", "\n")
+    assert event["SEQUENCE"] == entry.sequence
+    assert event["DTSTART"].dt == entry.starts_at.replace(microsecond=0)
+    assert event["DTEND"].dt == entry.ends_at.replace(microsecond=0)
+    assert event["DTSTAMP"].dt == entry.stamp.replace(microsecond=0)
+    assert event["LOCATION"] == entry.venue_name.replace("\r\n", "\n").replace("\r", "\n")
+    assert event["ATTENDEE"] == f"mailto:{entry.attendee}"
+    zones = [tz["TZID"] for tz in calendar.walk("VTIMEZONE")]
+    assert zones == ([] if ical._is_utc(entry.tz) else [entry.tz])
+
+
+def test_invitations_for_one_zone_and_day_share_its_vtimezone_and_differ_where_the_bookings_do() -> None:
+    start = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)  # the night London's clocks go forward
+    first, second = (
+        ical.BookingTime(
+            booking_id=f"bk-{n}",
+            sequence=1,
+            stamp=start - timedelta(days=2),
+            starts_at=start + timedelta(hours=n),
+            ends_at=start + timedelta(hours=n + 1),
+            tz="Europe/London",
+            venue_name="Main Hall",
+            attendee=f"p{n}@example.com",
+        )
+        for n in (0, 1)
+    )
+    one, two = ical.invitation(first, ical.SENDER), ical.invitation(second, ical.SENDER)
+
+    for entry, written in ((first, one), (second, two)):
+        assert written == ical._calendar([entry], ical.SENDER, ical.method_of(entry))
+    assert one.split("BEGIN:VEVENT")[0] == two.split("BEGIN:VEVENT")[0]  # the same VTIMEZONE
+    assert "DTSTART;TZID=Europe/London:20260329T003000" in one  # 00:30 UTC is 00:30 GMT
+    assert "DTSTART;TZID=Europe/London:20260329T023000" in two  # 01:30 UTC is 02:30 BST
