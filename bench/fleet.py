@@ -78,8 +78,12 @@ class Fleet:
 
 
 @contextmanager
-def fleet(home: Path, store: str, workers: int, now: str | None = None) -> Iterator[Fleet]:
-    """`workers` processes serving the store at `home`/`store`, consuming; stopped afterwards."""
+def fleet(
+    home: Path, store: str, workers: int, now: str | None = None, options: tuple[str, ...] = ()
+) -> Iterator[Fleet]:
+    """`workers` processes (`bookit run --every 3600 *options`) serving the store at
+    `home`/`store`, consuming; stopped afterwards. With `--processes N` each is N processes, of
+    which N-1 consume."""
     prefix = f"bench-{uuid4().hex[:10]}"
     topology = Topology.from_env({"BOOKIT_BUS_PREFIX": prefix})
     env = (
@@ -97,7 +101,7 @@ def fleet(home: Path, store: str, workers: int, now: str | None = None) -> Itera
     logs = [open(home / f"worker-{n}.log", "w") for n in range(workers)]  # noqa: SIM115
     procs = [
         subprocess.Popen(
-            [BOOKIT, "run", "--every", "3600"],
+            [BOOKIT, "run", "--every", "3600", *options],
             env=env | {"BOOKIT_HTTP_PORT": str(_free_port())},
             stdout=log,
             stderr=subprocess.STDOUT,

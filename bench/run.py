@@ -315,6 +315,7 @@ def _against_crud(goal: Any, entries: list[dict[str, Any]], store: str) -> None:
     pairs = [
         ("commands", "book_per_s", "book_per_s", "local book"),
         ("worker", "book_per_s", "book_batched_per_s", "worker book"),
+        ("worker", "book_split_per_s", "book_batched_per_s", "split worker book (--processes 2)"),
     ]
     for bookit_name, bookit_key, crud_key, what in pairs:
         ours = figures.get(bookit_name, {}).get(bookit_key)

@@ -3,7 +3,8 @@
 It builds the followers (read models, then mail) and the ticker (due work) and hands them to
 the one message bus of the process, which knows them only by their protocols. A worker that
 leaves following to a followers process (`bookit run --commands-only`) gets a bus whose one
-follower waits for that process instead (`followed_elsewhere`, see settled.py).
+follower waits for that process instead (`followed_elsewhere`), and that process's bus marks
+how far it got (`marking_settled`); see settled.py.
 
 `--store sqlite` (the default) keeps everything in files under BOOKIT_HOME and needs no server;
 `--store postgresql://...` puts the event store and the read models in PostgreSQL.
@@ -30,7 +31,7 @@ from bookit.policies.due_work import DueWork
 from bookit.policies.mail.mailer import Mailer
 from bookit.projections.database import make_engine
 from bookit.projections.projector import Projector, ReadModels
-from bookit.settled import FollowedElsewhere, SettledMark
+from bookit.settled import FollowedElsewhere, SettledMark, SettledMarker
 from bookit.stores import schema_turn, store_env
 
 # What a store that is down, restarting or locked past its timeout raises, from the event store
@@ -108,4 +109,13 @@ def followed_elsewhere(service: Service, wait: float) -> Service:
     seconds) for a followers process's settled mark to pass the last stored event."""
     follower = FollowedElsewhere(service.app, SettledMark(service.engine, wait))
     bus = MessageBus(service.app, [follower], DueWork(service.engine), service.bus.clock)
+    return replace(service, bus=bus)
+
+
+def marking_settled(service: Service) -> Service:
+    """The same service, whose bus also marks how far its followers got, at every round of a
+    settle, for the workers of `followed_elsewhere` (`bookit run --followers-only`)."""
+    followers = service.bus.followers
+    marker = SettledMarker(service.engine, followers)
+    bus = MessageBus(service.app, [marker, *followers], service.bus.ticker, service.bus.clock)
     return replace(service, bus=bus)

@@ -1,10 +1,12 @@
 """The settled mark: how far a followers process (`bookit run --followers-only`) has got.
 
 A followers process lets every follower catch up (read models, mailer) and runs the commands
-they call for (a delivered reminder recorded on its booking) until none has anything left; then
-it writes the lowest of their positions as the row `settled` of the `positions` table. Every
-stored event at or before the mark has been projected, its emails delivered and its follow-up
-commands run.
+they call for (a delivered reminder recorded on its booking), round after round until none has
+anything left. At the start of every round (so after the commands the previous round called
+for) its `SettledMarker` writes the lowest of their positions as the row `settled` of the
+`positions` table. Every stored event at or before the mark has been projected, its emails
+delivered and its follow-up commands run. Marking every round, not only once a settle is
+quiet, lets a worker's held replies go while commands keep coming.
 
 A command worker that leaves following to that process (`--commands-only`) reads the mark to
 know when what a command caused is visible, and holds the command's reply until then, for at
@@ -52,6 +54,36 @@ def mark_settled(engine: Engine, position: int) -> None:
             .where(positions.c.name == SETTLED, positions.c.position < position)
             .values(position=position)
         )
+
+
+class SettledMarker:
+    """The first follower of a followers process's bus: at each round it marks how far all the
+    others have got."""
+
+    name = SETTLED
+
+    def __init__(self, engine: Engine, others: list[Any]) -> None:
+        self.engine = engine
+        self.others = others
+        self.settled = settled_position(engine)  # as this process last wrote or read it
+
+    @property
+    def position(self) -> int:
+        return min(follower.position for follower in self.others)
+
+    def catch_up(self, now: datetime) -> tuple[int, list[c.Command]]:
+        self.mark()
+        return 0, []
+
+    def mark(self) -> bool:
+        """Move the mark to where the others are; whether it moved. It stays while the mailer
+        holds back after failures: those emails are not delivered."""
+        reached = self.position
+        if reached <= self.settled:
+            return False
+        mark_settled(self.engine, reached)
+        self.settled = reached
+        return True
 
 
 class SettledMark:

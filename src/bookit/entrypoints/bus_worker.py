@@ -240,12 +240,12 @@ def _consume(
                 message.ack()
 
         # A worker that only takes commands holds its replies for the followers process, and
-        # takes the next batch meanwhile: the broker sends it two batches ahead.
+        # takes the next batches meanwhile: the broker sends it three batches ahead.
         commands_only = settings.role == COMMANDS
         held = HeldReplies(SettledMark(service.engine, settings.follow_wait), answer_all)
         channel = conn.channel()
         consumer = Consumer(channel, queues=[topology.command_queue], on_message=pending.append)
-        consumer.qos(prefetch_count=batching.BATCH * (2 if commands_only else 1))
+        consumer.qos(prefetch_count=batching.BATCH * (3 if commands_only else 1))
         with consumer:
             session.consuming = True
             log.info("consuming from %s at %s", topology.queue, safe_url(url))

@@ -4,8 +4,8 @@ Command workers started with `--commands-only` only decide and save; this proces
 of what commands cause, so the two use two cores:
 
 - it lets the followers catch up (read models, then the mailer) and runs the commands they call
-  for (a delivered reminder recorded on its booking), then writes the settled mark
-  (`bookit.settled`) that the workers hold their replies for;
+  for (a delivered reminder recorded on its booking), and moves the settled mark
+  (`bookit.settled`) that the workers hold their replies for, at every round of that;
 - it ticks every `--every` seconds (the due timers are in the read models it keeps current);
   command workers do not tick on a timer (a `Tick` sent over the bus still runs where it lands);
 - with a broker URL it relays stored events to the events exchange; command workers do not.
@@ -35,7 +35,7 @@ from bookit.adapters.event_relay import EventRelay, broker_connection
 from bookit.bootstrap import STORE_ERRORS, Service
 from bookit.entrypoints.service import Settings, log_tick
 from bookit.errors import first_line
-from bookit.settled import mark_settled, settled_position
+from bookit.settled import SettledMarker
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +48,19 @@ class Following:
     """One look: follow what is new, mark it settled; returns whether anything moved."""
 
     def __init__(self, service: Service) -> None:
-        self.service = service
-        self.settled = settled_position(service.engine)
+        markers = [f for f in service.bus.followers if isinstance(f, SettledMarker)]
+        if not markers:
+            raise ValueError("a followers process needs a bus that marks (bootstrap.marking_settled)")
+        self.bus = service.bus
+        self.marker = markers[0]
 
     def step(self, now: datetime, last: int) -> bool:
-        if last <= self.settled:
+        if last <= self.marker.settled:
             return False
-        bus = self.service.bus
-        bus.settle(now)
-        reached = min(follower.position for follower in bus.followers)
-        if reached <= self.settled:
-            return False  # the mailer holds back after failures, or another process moved first
-        mark_settled(self.service.engine, reached)
-        self.settled = reached
-        return True
+        before = self.marker.settled
+        self.bus.settle(now)
+        self.marker.mark()
+        return self.marker.settled > before
 
 
 class Relaying:

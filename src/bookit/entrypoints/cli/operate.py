@@ -149,11 +149,11 @@ def run(
         sys.exit(run_processes(env, child_commands(processes, every, follow_wait), stop))
 
     def open_service() -> Service:
-        if role != COMMANDS:
-            return ctx.service
-        from bookit.bootstrap import followed_elsewhere
+        from bookit.bootstrap import followed_elsewhere, marking_settled
 
-        return followed_elsewhere(ctx.service, follow_wait)
+        if role == COMMANDS:
+            return followed_elsewhere(ctx.service, follow_wait)
+        return marking_settled(ctx.service) if role == FOLLOWERS else ctx.service
 
     service = open_when_ready(open_service, stop)
     if service is not None:
