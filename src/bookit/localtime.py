@@ -88,8 +88,10 @@ def iso(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    # isoformat is quicker than strftime, and this runs several times for every stored event.
-    return value.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+    # This runs several times for every stored event: the first 19 characters of isoformat
+    # (the year is always four digits) are the instant to the second, without building a new
+    # datetime first as replace() would.
+    return value.isoformat()[:19] + "Z"
 
 
 def from_iso(value: str) -> datetime:

@@ -17,7 +17,8 @@ Each handler module writes only its own tables, so batching one table never reor
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
@@ -81,18 +82,25 @@ def executemany(conn: Connection, statement: Any, rows: list[Row]) -> None:
     is safe here: the read models hold only text, integers and booleans, which both drivers
     store exactly as SQLAlchemy would.
     """
-    sql, names = _compiled(statement, conn.dialect)
-    if names is None:
+    sql, values = _compiled(statement, conn.dialect)
+    if values is None:
         conn.exec_driver_sql(sql, rows)
     else:
-        conn.exec_driver_sql(sql, [tuple(row[name] for name in names) for row in rows])
+        conn.exec_driver_sql(sql, list(map(values, rows)))
 
 
 @functools.cache
-def _compiled(statement: Any, dialect: Any) -> tuple[str, tuple[str, ...] | None]:
-    """The statement's SQL for this dialect, and the order of its parameters if positional."""
+def _compiled(statement: Any, dialect: Any) -> tuple[str, Callable[[Row], tuple[Any, ...]] | None]:
+    """The statement's SQL for this dialect, and if its parameters are positional, what picks
+    them out of a row in order."""
     compiled = statement.compile(dialect=dialect)
-    return compiled.string, tuple(compiled.positiontup) if compiled.positional else None
+    if not compiled.positional:
+        return compiled.string, None
+    names = tuple(compiled.positiontup)
+    if len(names) == 1:
+        (name,) = names
+        return compiled.string, lambda row: (row[name],)
+    return compiled.string, operator.itemgetter(*names)
 
 
 # Built once per table and set of columns: building a statement costs more than running it.
@@ -114,10 +122,33 @@ _DROP_TIMER = delete(due_timers).where(due_timers.c.timer_key == bindparam("key"
 _DROP_TIMER_OF_COMMAND = delete(due_timers).where(due_timers.c.command_id == bindparam("command"))
 
 
+class KnownTimers:
+    """Every due timer in the table, for a follower that filled it from empty (a rebuild): a
+    drop of a timer not among them would delete nothing, so it is not sent to the database.
+
+    Only right while that follower is the table's one writer; a rebuild that finds another
+    worker applied a step stands down, and its knowledge goes with it.
+    """
+
+    def __init__(self) -> None:
+        self.by_key: dict[str, str] = {}  # timer_key -> command_id
+        self.by_command: dict[str, str] = {}  # command_id -> timer_key
+
+    def forget(self, key: str | None) -> None:
+        if key is not None and key in self.by_key:
+            del self.by_command[self.by_key.pop(key)]
+
+    def learn(self, row: Row) -> None:
+        key, command = row["timer_key"], row["command_id"]
+        if key not in self.by_key and command not in self.by_command:  # else the insert is ignored
+            self.by_key[key], self.by_command[command] = command, key
+
+
 class Timers:
     """Pending changes to the due timers: added if absent, dropped by key or by command."""
 
-    def __init__(self) -> None:
+    def __init__(self, known: KnownTimers | None = None) -> None:
+        self.known = known
         self.added: dict[str, Row] = {}
         self.of_command: dict[str, str] = {}  # command_id -> timer_key, of the added ones
         self.dropped: list[dict[str, str]] = []
@@ -132,13 +163,15 @@ class Timers:
         row = self.added.pop(key, None)
         if row is not None:
             del self.of_command[row["command_id"]]
-        self.dropped.append({"key": key})  # it may also have been there before the batch
+        if self.known is None or key in self.known.by_key:
+            self.dropped.append({"key": key})  # it may also have been there before the batch
 
     def drop_of_command(self, command_id: str) -> None:
         key = self.of_command.pop(command_id, None)
         if key is not None:
             del self.added[key]
-        self.dropped_by_command.append({"command": command_id})
+        if self.known is None or command_id in self.known.by_command:
+            self.dropped_by_command.append({"command": command_id})
 
     def flush(self, conn: Connection) -> None:
         if self.dropped:
@@ -148,6 +181,13 @@ class Timers:
         if self.added:
             # A timer is added unless one with its key is there already.
             executemany(conn, insert_or_ignore(due_timers, conn.dialect.name), list(self.added.values()))
+        if self.known is not None:
+            for dropped in self.dropped:
+                self.known.forget(dropped["key"])
+            for dropped in self.dropped_by_command:
+                self.known.forget(self.known.by_command.get(dropped["command"]))
+            for row in self.added.values():
+                self.known.learn(row)
         self.added, self.of_command, self.dropped, self.dropped_by_command = {}, {}, [], []
 
 
@@ -157,7 +197,7 @@ _SLOT = select(waitlist_slots).where(waitlist_slots.c.slot_id == bindparam("slot
 class Batch:
     """Everything one batch of events changes in the read models, written by `flush`."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, known_timers: KnownTimers | None = None) -> None:
         self.conn = conn
         self.venues = Rows(venues)
         self.venue_rules = Rows(venue_rules)
@@ -167,7 +207,7 @@ class Batch:
         self.strikes = Rows(strikes)
         self.waitlist_slots = Rows(waitlist_slots)
         self.waitlist_entries = Rows(waitlist_entries)
-        self.due_timers = Timers()
+        self.due_timers = Timers(known_timers)
         self.audit = Rows(audit)
 
     def slot(self, slot_id: str) -> Mapping[Any, Any]:

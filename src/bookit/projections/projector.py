@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine
 
 from bookit import commands as c
 from bookit.projections import audit, bookings, due_timers, rules, waitlist
-from bookit.projections.batch import Batch
+from bookit.projections.batch import Batch, KnownTimers
 from bookit.projections.following import Applied, TrackedFollower
 
 Handler = Callable[[Batch, Any], None]
@@ -37,16 +37,21 @@ class Projector(TrackedFollower):
 
     name = "read_models"
 
-    def __init__(self, app: Application[Any], engine: Engine, batch_size: int = 500) -> None:
+    def __init__(
+        self, app: Application[Any], engine: Engine, batch_size: int = 500, *, from_empty: bool = False
+    ) -> None:
+        """`from_empty`: the tables were emptied for this projector alone (a rebuild), so it can
+        know every due timer there is and skip the deletes that would find none."""
         super().__init__(app, engine, batch_size)
         self._handlers = _handlers_by_type()
+        self._known_timers = KnownTimers() if from_empty else None
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
         """Apply everything new; returns how many events were applied."""
         return self.follow(self._apply_page, progress)
 
     def apply_all(self, conn: Connection, events: Iterable[tuple[int, Any]]) -> None:
-        batch = Batch(conn)
+        batch = Batch(conn, self._known_timers)
         for position, event in events:
             for handler in self._handlers.get(type(event), ()):
                 handler(batch, event)

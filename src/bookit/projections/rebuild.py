@@ -25,7 +25,7 @@ def rebuild(app: Application[Any], engine: Engine, progress: Callable[[int], Non
             conn.execute(delete(table))
         conn.execute(update(positions).where(positions.c.name == Projector.name).values(position=0))
     # Large batches: a rebuild is one long catch-up, and each batch costs a commit.
-    return Projector(app, engine, batch_size=REBUILD_BATCH).catch_up(progress)
+    return Projector(app, engine, batch_size=REBUILD_BATCH, from_empty=True).catch_up(progress)
 
 
 @dataclass
@@ -53,7 +53,7 @@ def verify(
     with tempfile.TemporaryDirectory() as scratch:
         fresh = make_engine(f"sqlite:///{Path(scratch) / 'verify.sqlite'}")
         metadata.create_all(fresh)
-        Projector(app, fresh, batch_size=REBUILD_BATCH).catch_up(progress)
+        Projector(app, fresh, batch_size=REBUILD_BATCH, from_empty=True).catch_up(progress)
         expected, actual = dump(fresh), dump(live)
         fresh.dispose()
     differences = []
