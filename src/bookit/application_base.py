@@ -4,18 +4,21 @@ and saving.
 `handle` runs a command once: a repeated `command_id` gets the first outcome back (the receipt
 is saved in the same atomic `save` as the command's effects), and a save that lost to another
 worker (optimistic concurrency) is decided again from fresh copies, a bounded number of times.
-The use cases themselves are in `waitlist_use_cases.py` (the queue), `application.py`
+`handle_all` runs system commands (a tick's, the followers') as one group that saves once
+(`unit_of_work.py`). The use cases themselves are in `waitlist_use_cases.py` (the queue), `application.py`
 (venues, admins, bookings) and `rules_use_cases.py` (venue rules).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
@@ -31,6 +34,7 @@ from bookit.aggregates.waitlist import WaitlistSlot
 from bookit.config import Rules
 from bookit.errors import BadInput, NotFound, Refused
 from bookit.localtime import parse_date, parse_time, to_utc
+from bookit.unit_of_work import Group, Result
 
 A = TypeVar("A", bound=Aggregate)
 Outcome = dict[str, Any]
@@ -62,6 +66,7 @@ class ApplicationBase(Application[UUID]):
         super().__init__(env)
         self.rules = rules or Rules()
         self._use_cases: dict[type[c.Command], UseCase] = {}
+        self._local = threading.local()  # the group this thread's command runs in, if any
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -85,9 +90,31 @@ class ApplicationBase(Application[UUID]):
                 continue  # someone saved first: reload and decide again
         raise LostRace(MAX_ATTEMPTS)
 
-    def outcome_of(self, command_id: UUID | str) -> Outcome | None:
+    def handle_all(self, commands: Sequence[c.Command], now: datetime) -> list[Result]:
+        """Run system commands at `now`, their effects stored together (`unit_of_work.py`):
+        each one's outcome, or the error it was turned down with, in order."""
+        group = Group(self)
+        group.expect_new(commands)
+        for command in commands:
+            group.run(command, now)
+        return group.save()
+
+    @contextmanager
+    def grouped(self, group: Group) -> Iterator[None]:
+        """While a command of `group` runs: its loads and its save go through the group."""
+        self._local.group = group
         try:
-            receipt: Aggregate = self.repository.get(CommandReceipt.id_for(command_id))
+            yield
+        finally:
+            self._local.group = None
+
+    def outcome_of(self, command_id: UUID | str) -> Outcome | None:
+        receipt_id = CommandReceipt.id_for(command_id)
+        group: Group | None = getattr(self._local, "group", None)
+        if group is not None and group.has_no_receipt(receipt_id):
+            return None
+        try:
+            receipt = self._load(receipt_id, snapshotted=False)
         except AggregateNotFoundError:
             return None
         assert isinstance(receipt, CommandReceipt)
@@ -133,7 +160,11 @@ class ApplicationBase(Application[UUID]):
 
     def _commit(self, cmd: c.Command, cause: Cause, outcome: Outcome, *changed: Aggregate) -> Outcome:
         receipt = CommandReceipt.handled(type(cmd).__name__, outcome, cause)
-        self.save(*changed, receipt)
+        group: Group | None = getattr(self._local, "group", None)
+        if group is None:
+            self.save(*changed, receipt)
+        else:
+            group.keep([*changed, receipt])
         return outcome
 
     def _get(self, cls: type[A], ident: UUID, what: str) -> A:
@@ -143,12 +174,27 @@ class ApplicationBase(Application[UUID]):
         return aggregate
 
     def _maybe(self, cls: type[A], ident: UUID) -> A | None:
+        snapshotted = any(issubclass(cls, kind) for kind in self.snapshotting_intervals)
         try:
-            aggregate: Aggregate = self.repository.get(ident)
+            aggregate = self._load(ident, snapshotted)
         except AggregateNotFoundError:
             return None
         if not isinstance(aggregate, cls):
             return None
+        return aggregate
+
+    def _load(self, ident: UUID, snapshotted: bool) -> Aggregate:
+        """The aggregate as stored; without asking for a snapshot of a kind that has none (one
+        query instead of two)."""
+        group: Group | None = getattr(self._local, "group", None)
+        if group is not None:
+            group.check(ident)  # changed in the group and not saved yet: it decides after the save
+        if snapshotted:
+            stored: Aggregate = self.repository.get(ident)
+            return stored
+        aggregate: Aggregate | None = project_aggregate(None, self.events.get(ident))
+        if aggregate is None:
+            raise AggregateNotFoundError(ident)
         return aggregate
 
     def _booking(self, booking_id: UUID) -> Booking:

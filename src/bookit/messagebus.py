@@ -8,6 +8,10 @@ The bus knows its followers only by the `Follower` protocol and the clock's tick
 `Ticker`: `bootstrap.py` builds both and hands them over. One bus serves a whole process: its
 commands run one at a time, so two threads (the link pages and the bus worker) never settle the
 same event (and send its email) at once.
+
+What the followers call for (a delivered reminder recorded on its booking) and what a tick finds
+due are system commands: each round's are run as one group, stored in one atomic save
+(`unit_of_work.py`), instead of one save each.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from typing import Protocol
 
 from bookit import commands as c
 from bookit.application import BookIT, Outcome
+from bookit.errors import BookitError
+from bookit.unit_of_work import Result
 
 Clock = Callable[[], datetime]
 
@@ -61,6 +67,12 @@ class MessageBus:
         with self._turn:
             return self.app.handle(command, now)
 
+    def run_all(self, commands: Sequence[c.Command], now: datetime) -> list[Result]:
+        """Run system commands at `now` as one group, without settling: each one's outcome or
+        the error that turned it down."""
+        with self._turn:
+            return self.app.handle_all(commands, now)
+
     def settle(self, now: datetime) -> None:
         """Let every follower catch up, and run what they call for, until none has anything left."""
         with self._turn:
@@ -71,8 +83,10 @@ class MessageBus:
                     passed, commands = follower.catch_up(now)
                     moved += passed
                     follow_ups += commands
-                for command in follow_ups:
-                    self.app.handle(command, now)
+                if follow_ups:
+                    errors = [r for r in self.app.handle_all(follow_ups, now) if isinstance(r, BookitError)]
+                    if errors:
+                        raise errors[0]  # the others' effects are stored
                 if not follow_ups and (not moved or self._caught_up()):
                     return
 

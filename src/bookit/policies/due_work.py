@@ -4,12 +4,14 @@ The projection only nominates; the aggregate decides. A timer that lags behind t
 booking was confirmed a moment ago) yields a command that the booking refuses or ignores, and
 the command's id is derived from the timer, so running the same tick twice does nothing twice.
 A tick handles every due timer, then looks again, so a tick after an outage leaves nothing due
-behind it.
+behind it. What is due at once runs as one group of commands, stored in one atomic save
+(`unit_of_work.py`); each command still decides alone, and a refusal touches no other.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -23,12 +25,13 @@ from bookit.errors import BookitError
 from bookit.localtime import iso
 from bookit.projections import due_timers as timers
 from bookit.projections import queries
+from bookit.unit_of_work import Result
 
 log = logging.getLogger(__name__)
 
 
 class Bus(Protocol):
-    def run(self, command: c.Command, now: datetime) -> Outcome: ...
+    def run_all(self, commands: Sequence[c.Command], now: datetime) -> list[Result]: ...
 
     def settle(self, now: datetime) -> None: ...
 
@@ -73,15 +76,14 @@ class DueWork:
             due = [t for t in queries.due(self.engine, now) if t.command_id not in tried]
             if not due:
                 break
-            for timer in due:
-                tried.add(timer.command_id)
-                try:
-                    outcome: dict[str, Any] = bus.run(command_for(timer), now)
-                except BookitError as error:
-                    log.warning("due %s for %s not handled: %s", timer.kind, timer.subject_id, error)
+            tried |= {timer.command_id for timer in due}
+            results = bus.run_all([command_for(timer) for timer in due], now)
+            for timer, result in zip(due, results, strict=True):
+                if isinstance(result, BookitError):
+                    log.warning("due %s for %s not handled: %s", timer.kind, timer.subject_id, result)
                     skipped += 1
                     continue
-                handled += 0 if "skipped" in outcome else 1
-                skipped += 1 if "skipped" in outcome else 0
+                handled += 0 if "skipped" in result else 1
+                skipped += 1 if "skipped" in result else 0
             bus.settle(now)
         return {"now": iso(now), "handled": handled, "skipped": skipped}

@@ -29,6 +29,7 @@ import sys
 from collections.abc import Callable, Sequence
 from email.contentmanager import _encode_text  # type: ignore[attr-defined]  # what set_content uses
 from email.headerregistry import (
+    Address,
     AddressHeader,
     DateHeader,
     HeaderRegistry,
@@ -81,6 +82,11 @@ def _fold(policy: EmailPolicy[Any], name: str, value: Any) -> bytes:
     if isinstance(value, str):
         plain = _as_is(policy, name, value)
         return plain if plain is not None else _folded(policy, name, value)
+    if type(value) is Address:
+        # The policy parses an address it is given as the text it writes for it.
+        plain = _as_is(policy, name, str(value))
+        if plain is not None:
+            return plain
     name, header = policy.header_store_parse(name, value)
     return policy.fold_binary(name, header)
 
@@ -93,6 +99,7 @@ _PLAIN = re.compile(r"[!#-'*-\[\]-~]+(?: [!#-'*-\[\]-~]+)*")
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _ADDR_SPEC = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*")
 _MSG_ID = re.compile(rf"<{_ADDR_SPEC.pattern}>")
+_NAME_ADDR = re.compile(rf"{_ATOM}(?: {_ATOM})* {_MSG_ID.pattern}")  # Ann Smith <ann@example.com>
 _NAME = re.compile(r"[!-9;-~]+")  # a header name: printable ASCII but the colon (RFC 5322)
 
 
@@ -105,7 +112,7 @@ def _as_is(policy: EmailPolicy[Any], name: str, value: str) -> bytes | None:
         return None
     kind = _kind_of(policy, name)
     if kind == "address":
-        ok = _ADDR_SPEC.fullmatch(value) is not None
+        ok = _ADDR_SPEC.fullmatch(value) is not None or _NAME_ADDR.fullmatch(value) is not None
     elif kind == "msg-id":
         ok = _MSG_ID.fullmatch(value) is not None
     elif kind == "date":

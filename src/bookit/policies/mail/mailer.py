@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
@@ -42,6 +43,7 @@ from bookit.policies.mail.records import REMINDERS_REPORTED, Record
 from bookit.projections import queries
 from bookit.projections.database import advance, position_of
 from bookit.projections.following import Applied, TrackedFollower
+from bookit.unit_of_work import stored_among
 
 log = logging.getLogger(__name__)
 
@@ -200,9 +202,12 @@ class Mailer(TrackedFollower):
         past the ones that did."""
         unreported: list[c.Command] = []
         reported = watermark
-        for position, sent_at in reminders:
-            command = self._reminder_at(position, from_iso(sent_at))
-            if command is None or CommandReceipt.id_for(command.command_id) in self.app.repository:
+        commands = self._reminders_at(reminders)
+        receipt_ids = {CommandReceipt.id_for(command.command_id) for command in commands.values()}
+        receipts = stored_among(self.app, receipt_ids)
+        for position, _ in reminders:
+            command = commands.get(position)
+            if command is None or CommandReceipt.id_for(command.command_id) in receipts:
                 if not unreported:
                     reported = position  # only a run with no gap, so none is skipped for ever
                 continue
@@ -214,14 +219,15 @@ class Mailer(TrackedFollower):
             log.warning("reissuing %d reminder deliveries that were never recorded", len(unreported))
         return unreported
 
-    def _reminder_at(self, position: int, delivered_at: datetime) -> c.Command | None:
-        notifications = self.app.recorder.select_notifications(start=position, limit=1)
-        if not notifications or notifications[0].id != position:
-            return None  # not a stored event: nothing to report
-        event = self.app.mapper.to_domain_event(notifications[0])
-        if not isinstance(event, Booking.Reminded):
-            return None
-        return _reminder_delivered(event, delivered_at)
+    def _reminders_at(self, reminders: list[tuple[int, str]]) -> dict[int, c.Command]:
+        """The reminder-delivered command of each recorded (position, sent_at) that is a stored
+        reminder event (one query for them all)."""
+        sent_at = dict(reminders)
+        first, last = min(sent_at), max(sent_at)
+        stored = self.app.recorder.select_notifications(
+            start=first, limit=last - first + 1, stop=last, topics=[Booking.Reminded.TOPIC]
+        )
+        return {n.id: _reminder_delivered(n, from_iso(sent_at[n.id])) for n in stored if n.id in sent_at}
 
     def _back_off(
         self, conn: Connection, error: MailDeliveryError, done: list[Record], now: datetime
@@ -258,11 +264,12 @@ def compose(email: Email, sent_at: datetime) -> EmailMessage:
     )
 
 
-def _reminder_delivered(event: Booking.Reminded, now: datetime) -> c.Command:
-    source = event_id(event.originator_id, event.originator_version)
+def _reminder_delivered(reminded: Booking.Reminded | Notification, now: datetime) -> c.Command:
+    """The command that tells a booking its reminder (the event, or its notification) went out."""
+    booking_id = UUID(str(reminded.originator_id))
     return c.RecordReminderDelivery(
-        command_id=derived_id("reminder-delivered", source),
+        command_id=derived_id("reminder-delivered", event_id(booking_id, reminded.originator_version)),
         actor=SYSTEM,
-        booking_id=event.originator_id,
+        booking_id=booking_id,
         delivered_at=now,
     )
