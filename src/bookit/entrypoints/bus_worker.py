@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 MAX_BODY_RECORDED = 10_000
 RECONNECT_FIRST = 0.5  # seconds before the first reconnection attempt; doubled up to the max
 RECONNECT_MAX = 5.0
-HELD_POLL = 0.002  # seconds between looks at the followers' mark while replies are held
+HELD_POLL = 0.005  # seconds between looks at the followers' mark while replies are held
 
 
 def error_reply(error: BookitError) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from bookit.settled import SettledMarker
 
 log = logging.getLogger(__name__)
 
-BUSY_POLL, IDLE_POLL = 0.002, 0.05  # seconds between looks for new events
+BUSY_POLL, IDLE_POLL = 0.002, 0.02  # seconds between looks for new events
 FAILURE_PAUSE = 1.0
 RECONNECT_MAX = 5.0
 

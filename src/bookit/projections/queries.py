@@ -1,4 +1,9 @@
-"""Read queries over the projections. Plain SQL through SQLAlchemy Core; no aggregates here."""
+"""Read queries over the projections. Plain SQL through SQLAlchemy Core; no aggregates here.
+
+The few names a query takes from the domain (statuses, a venue's id) are imported inside that
+query: the aggregates bring eventsourcing with them, and a read such as `bookit venue list`
+should start without either (tests/e2e/test_cli_startup.py).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,6 @@ from typing import Any
 
 from sqlalchemy import Engine, Row, and_, func, or_, select
 
-from bookit.aggregates.booking import LIVE
-from bookit.aggregates.strikes import suspension_end
-from bookit.aggregates.venue import Venue
-from bookit.aggregates.waitlist import ACTIVE, OFFERED, WAITING
 from bookit.localtime import from_iso, iso
 from bookit.projections.tables import (
     admins,
@@ -59,6 +60,9 @@ def availability(engine: Engine, venue_id: str, date: str) -> list[dict[str, str
 
     Booked: a live booking (booked or confirmed). Held: the slot of an open waitlist offer (the
     venue-day holds it for the queue until the offer is claimed, declined or expires)."""
+    from bookit.aggregates.booking import LIVE
+    from bookit.aggregates.waitlist import OFFERED
+
     live = select(bookings.c.start, bookings.c.end).where(
         bookings.c.venue_id == venue_id,
         bookings.c.date == date,
@@ -117,6 +121,8 @@ def booking(engine: Engine, booking_id: str) -> dict[str, Any] | None:
 
 def my_waitlist(engine: Engine, user: str, now: datetime) -> list[dict[str, Any]]:
     """A user's active entries with their place in line and, when offered, seconds left."""
+    from bookit.aggregates.waitlist import ACTIVE, OFFERED, WAITING
+
     mine = waitlist_entries
     other = waitlist_entries.alias()
     ahead = (
@@ -172,6 +178,8 @@ def entry_history(engine: Engine, entry_id: str) -> list[dict[str, Any]]:
 
 def venue_history(engine: Engine, venue_id: str) -> list[dict[str, Any]]:
     """Every event of a venue (registered, rules set), in store order."""
+    from bookit.aggregates.venue import Venue
+
     query = (
         select(audit).where(audit.c.aggregate_id == str(Venue.id_for(venue_id))).order_by(audit.c.position)
     )
@@ -184,6 +192,8 @@ def venue_history(engine: Engine, venue_id: str) -> list[dict[str, Any]]:
 def strikes_of(engine: Engine, user: str, now: datetime, venue_id: str | None = None) -> list[dict[str, Any]]:
     """A user's strikes, oldest first, each with whether it still counts under the venue's rules
     in force now, and until when that venue suspends the user (None: it does not)."""
+    from bookit.aggregates.strikes import suspension_end
+
     query = select(strikes).where(strikes.c.user == user.lower())
     if venue_id:
         query = query.where(strikes.c.venue_id == venue_id)

@@ -186,6 +186,9 @@ def _environment(loader: jinja2.BaseLoader, *, autoescape: bool) -> jinja2.Envir
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # Compiled once and kept: without this every email would stat each template file
+        # to see whether it changed on disk.
+        auto_reload=False,
     )
     environment.filters["zone"] = zone_label  # Europe/London -> "London time"
     environment.filters["duration"] = duration  # 480 -> "8 hours"

@@ -7,8 +7,8 @@ have one shape (headers, then a multipart/alternative of text parts), so `render
 shape directly, with the stdlib's own pieces where a byte could differ: each header is folded by
 the policy (memoised for values that repeat, like From), except a short plain one (a Message-ID,
 a Date, a plain address or subject) that the policy would write back as it is, on one line, and
-the Content-Type, folded once for every boundary of the generator's shape; each body is encoded by
-the same function `set_content` uses (7bit, quoted-printable or base64, chosen by its rules),
+the Content-Type, folded once for every boundary of the generator's shape; each body is encoded as
+`set_content` encodes it (7bit, quoted-printable or base64, chosen by its rules; qp.py),
 and each part's own headers are taken from a part the stdlib built once for that combination.
 Whatever `render` does not cover (a body that contains the boundary, an encoding it does not
 know) returns None, and the caller builds the message the stdlib way. tests/unit/test_email_wire.py compares
@@ -27,8 +27,8 @@ import random
 import re
 import sys
 from collections.abc import Callable, Sequence
-from email.contentmanager import _encode_text  # type: ignore[attr-defined]  # what set_content uses
 from email.headerregistry import (
+    Address,
     AddressHeader,
     DateHeader,
     HeaderRegistry,
@@ -39,6 +39,8 @@ from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.policy import default as default_policy
 from typing import Any
+
+from bookit.adapters.mail import qp
 
 Header = tuple[str, Any]  # (name, value as assigned: text, or an Address)
 Part = tuple[str, str, tuple[tuple[str, str], ...]]  # (text subtype, body, Content-Type params)
@@ -53,7 +55,7 @@ def render(
     """(the message's bytes, its boundary), or None where only the stdlib knows the bytes."""
     encoded = []
     for subtype, body, params in parts:
-        cte, data = _encode_text(body, "utf-8", None, policy)
+        cte, data = qp.encode_text(body, policy)
         if cte not in _ENCODINGS:
             return None
         encoded.append((subtype, params, cte, data))
@@ -81,6 +83,11 @@ def _fold(policy: EmailPolicy[Any], name: str, value: Any) -> bytes:
     if isinstance(value, str):
         plain = _as_is(policy, name, value)
         return plain if plain is not None else _folded(policy, name, value)
+    if type(value) is Address:
+        # The policy parses an address it is given as the text it writes for it.
+        plain = _as_is(policy, name, str(value))
+        if plain is not None:
+            return plain
     name, header = policy.header_store_parse(name, value)
     return policy.fold_binary(name, header)
 
@@ -93,6 +100,7 @@ _PLAIN = re.compile(r"[!#-'*-\[\]-~]+(?: [!#-'*-\[\]-~]+)*")
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _ADDR_SPEC = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*")
 _MSG_ID = re.compile(rf"<{_ADDR_SPEC.pattern}>")
+_NAME_ADDR = re.compile(rf"{_ATOM}(?: {_ATOM})* {_MSG_ID.pattern}")  # Ann Smith <ann@example.com>
 _NAME = re.compile(r"[!-9;-~]+")  # a header name: printable ASCII but the colon (RFC 5322)
 
 
@@ -105,7 +113,7 @@ def _as_is(policy: EmailPolicy[Any], name: str, value: str) -> bytes | None:
         return None
     kind = _kind_of(policy, name)
     if kind == "address":
-        ok = _ADDR_SPEC.fullmatch(value) is not None
+        ok = _ADDR_SPEC.fullmatch(value) is not None or _NAME_ADDR.fullmatch(value) is not None
     elif kind == "msg-id":
         ok = _MSG_ID.fullmatch(value) is not None
     elif kind == "date":
