@@ -24,13 +24,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from bookit import commands as c
 from bookit.aggregates.receipt import CommandReceipt
 from bookit.errors import BookitError
+from bookit.store_reads import events_of
 
 if TYPE_CHECKING:
     from bookit.application_base import ApplicationBase
@@ -39,7 +39,6 @@ Result = dict[str, Any] | BookitError
 """A command's outcome, or the error it was turned down with."""
 
 MOST_PENDING = 200  # commands a group holds before it saves: bounds one save and its memory
-_ID_CHUNK = 500  # ids per look-up query (SQLite allows 32 766 parameters; any chunk is fine)
 
 
 class Pending(Exception):
@@ -56,7 +55,10 @@ class Group:
         self._changed: dict[UUID, Aggregate] = {}  # pending, in the order they were changed
         self._ran: list[tuple[c.Command, datetime]] = []  # since the last save
         self._results: list[Result] = []  # of every command run, saved or pending
-        self._no_receipt: set[UUID] = set()  # receipt ids known not to be stored
+        # Read ahead in one query (`read_ahead`), each used once: stored events, and ids that
+        # had none. Only a hint: a copy another writer has changed since is caught by the save.
+        self._read: dict[UUID, list[StoredEvent]] = {}
+        self._absent: set[UUID] = set()
 
     def run(self, command: c.Command, now: datetime) -> None:
         """Decide `command` at `now`; its effects stay pending until `save`."""
@@ -83,12 +85,15 @@ class Group:
         self._save_pending()
         return list(self._results)
 
-    def expect_new(self, commands: Iterable[c.Command]) -> None:
-        """Ask the store once which of these commands already have a receipt, so that `handle`
-        need not ask for each (a command whose receipt appears meanwhile, saved by another
-        worker, makes the group's save fail, and the one-at-a-time rerun finds the receipt)."""
+    def read_ahead(self, commands: Iterable[c.Command]) -> None:
+        """Read the receipts of these commands and the bookings they name, in one query, where
+        `handle` would ask for each. A copy that another writer changes meanwhile can only make
+        a command decide on it and change it, and then the group's save fails on it and the
+        commands run again one at a time on fresh copies (a receipt saved meanwhile, too)."""
         wanted = {CommandReceipt.id_for(command.command_id) for command in commands}
-        self._no_receipt |= wanted - stored_among(self.app, wanted)
+        wanted |= {ident for command in commands if (ident := getattr(command, "booking_id", None))}
+        self._read |= events_of(self.app, wanted)
+        self._absent |= wanted - self._read.keys()
 
     # What `ApplicationBase` asks while a command of the group runs
 
@@ -97,8 +102,13 @@ class Group:
         if ident in self._changed:
             raise Pending()
 
-    def has_no_receipt(self, receipt_id: UUID) -> bool:
-        return receipt_id in self._no_receipt
+    def read(self, ident: UUID) -> list[StoredEvent] | None:
+        """What `read_ahead` found of `ident` ([] for nothing stored), or None if it did not
+        look; once: a second read of it asks the store."""
+        if ident in self._absent:
+            self._absent.discard(ident)
+            return []
+        return self._read.pop(ident, None)
 
     def keep(self, aggregates: Sequence[Aggregate]) -> None:
         """Hold a command's changed aggregates (its receipt last) until the group saves."""
@@ -110,56 +120,24 @@ class Group:
             if changed.setdefault(aggregate.id, aggregate) is not aggregate:
                 raise IntegrityError(f"two copies of {aggregate.id} changed by one command")
         self._changed |= changed
-        self._no_receipt -= changed.keys()
 
     def _save_pending(self) -> None:
         aggregates, ran = list(self._changed.values()), self._ran
         self._changed, self._ran = {}, []
         if not aggregates:
             return
+        for aggregate in aggregates:
+            self._read.pop(aggregate.id, None)
+            self._absent.discard(aggregate.id)
         try:
             self.app.save(*aggregates)
         except IntegrityError:
             # Another writer saved one of these first: none of ours is stored. Each command
             # again on its own, deciding on fresh copies, as it would have run without a group.
-            self._no_receipt.clear()  # that writer may be running the same commands
+            self._read, self._absent = {}, set()  # that writer may be running the same commands
             first = len(self._results) - len(ran)
             for offset, (command, now) in enumerate(ran):
                 try:
                     self._results[first + offset] = self.app.handle(command, now)
                 except BookitError as error:
                     self._results[first + offset] = error
-
-
-def stored_among(app: Application[Any], ids: set[UUID]) -> set[UUID]:
-    """Which of `ids` name something in the event store: one query per few hundred ids."""
-    recorder: Any = app.recorder
-    kind = type(recorder).__module__
-    found: set[UUID] = set()
-    chunks = _chunks(sorted(ids), _ID_CHUNK)
-    if kind.startswith("eventsourcing.sqlite"):
-        table = recorder.events_table_name
-        for chunk in chunks:
-            marks = ",".join("?" * len(chunk))
-            statement = f"SELECT DISTINCT originator_id FROM {table} WHERE originator_id IN ({marks})"
-            with recorder.datastore.transaction(commit=False) as cursor:
-                cursor.execute(statement, [ident.hex for ident in chunk])
-                found |= {UUID(row[0]) for row in cursor.fetchall()}
-    elif kind.startswith("eventsourcing.postgres"):
-        from psycopg.sql import SQL, Identifier
-
-        query = SQL("SELECT DISTINCT originator_id FROM {}.{} WHERE originator_id = ANY(%s)").format(
-            Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name)
-        )
-        as_text = recorder.datastore.originator_id_type == "text"
-        for chunk in chunks:
-            with recorder.datastore.transaction(commit=False) as cursor:
-                cursor.execute(query, [[str(i) for i in chunk] if as_text else chunk])
-                found |= {UUID(str(row["originator_id"])) for row in cursor.fetchall()}
-    else:  # any other recorder (the in-memory one of unit tests): one question per id
-        found = {ident for ident in ids if recorder.select_events(ident, limit=1)}
-    return found
-
-
-def _chunks(items: list[UUID], size: int) -> list[list[UUID]]:
-    return [items[start : start + size] for start in range(0, len(items), size)]

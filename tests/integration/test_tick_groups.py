@@ -251,9 +251,10 @@ def test_a_command_id_given_twice_in_one_group_has_one_effect(grouped: World) ->
     assert topics.count("command.handled") == 3  # the venue, the booking, one reminder
 
 
+@pytest.mark.parametrize("when", ["after our read-ahead", "before our save"])
 @pytest.mark.parametrize("store", ["sqlite", "postgresql"])
 def test_a_group_that_loses_its_save_to_another_app_still_has_each_effect_once(
-    store: str, tmp_path: Path, request: pytest.FixtureRequest
+    store: str, when: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     url = "sqlite" if store == "sqlite" else request.getfixturevalue("pg_store")
     clock = FakeClock(START)
@@ -269,15 +270,23 @@ def test_a_group_that_loses_its_save_to_another_app_still_has_each_effect_once(
         ]
         # Another BookIT on the same store (its own read models): a second worker.
         theirs = bootstrap(tmp_path / "ours" if store == "sqlite" else tmp_path / "theirs", url, clock=clock)
+        confirm = c.ConfirmBooking(command_id=cid("confirm"), actor="u2@example.com", booking_id=UUID(second))
+
+        def they_write() -> None:
+            """They run our first command (the same tick, twice) and the owner of the second
+            booking confirms it: after we read the bookings, or after we decided on them."""
+            assert theirs is not None
+            assert theirs.app.handle(remind[0], clock.now) == {"booking_id": first, "reminded": True}
+            theirs.app.handle(confirm, clock.now)
+
         group = Group(ours.app)
-        group.expect_new(remind)
+        group.read_ahead(remind)
+        if when == "after our read-ahead":
+            they_write()
         for command in remind:
             group.run(command, clock.now)
-        # Between our decisions and our save, they run our first command (the same tick,
-        # twice) and the owner of the second booking confirms it.
-        assert theirs.app.handle(remind[0], clock.now) == {"booking_id": first, "reminded": True}
-        confirm = c.ConfirmBooking(command_id=cid("confirm"), actor="u2@example.com", booking_id=UUID(second))
-        theirs.app.handle(confirm, clock.now)
+        if when == "before our save":
+            they_write()
         results = group.save()
         assert results[0] == {"booking_id": first, "reminded": True}
         assert results[1] == {"booking_id": second, "reminded": True}  # decided again, after the confirm

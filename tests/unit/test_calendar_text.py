@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from icalendar import Calendar
+from icalendar.parser import Contentline
 
 from bookit.adapters import calendar as ical
 
@@ -110,3 +111,10 @@ def test_invitations_for_one_zone_and_day_share_its_vtimezone_and_differ_where_t
     assert one.split("BEGIN:VEVENT")[0] == two.split("BEGIN:VEVENT")[0]  # the same VTIMEZONE
     assert "DTSTART;TZID=Europe/London:20260329T003000" in one  # 00:30 UTC is 00:30 GMT
     assert "DTSTART;TZID=Europe/London:20260329T023000" in two  # 01:30 UTC is 02:30 BST
+
+
+@settings(max_examples=500, deadline=None)
+@given(line=st.text(st.sampled_from(list('aZ9 :;,\\^"=')), max_size=400))
+def test_a_long_line_folds_where_icalendar_folds_it(line: str) -> None:
+    """Escapes (a backslash, a caret) are never cut at a fold, however they fall."""
+    assert ical._fold_ascii(line) == Contentline(line).to_ical().decode()

@@ -195,15 +195,32 @@ def _vtimezone(tz: str, first: date, last: date) -> str:
 
 
 def _line(name: str, params: str, value: str) -> str:
-    """One content line, folded the library's way where it is too long for one line (75
-    octets): the library folds a line only from its 75th octet on."""
+    """One content line, folded as the library folds it."""
     line = f"{name};{params}:{value}" if params else f"{name}:{value}"
-    if len(line) < 75 and line.isascii():
-        return line + "\r\n"
-    return str(Contentline(line).to_ical().decode()) + "\r\n"
+    if not line.isascii():
+        return str(Contentline(line).to_ical().decode()) + "\r\n"
+    return _fold_ascii(line) + "\r\n"
+
+
+def _fold_ascii(line: str) -> str:
+    """The library's folding of an ASCII line, a slice at a time rather than a character at a
+    time: pieces of 74 octets, each fold moving a backslash or caret that ends a piece to the
+    next one (so that no escape is cut in two)."""
+    pieces = []
+    start = 0
+    while len(line) - start > 74:
+        end = start + 74
+        if line[end - 1] in "\\^":
+            end -= 1
+        pieces.append(line[start:end])
+        start = end
+    pieces.append(line[start:])
+    return "\r\n ".join(pieces)
 
 
 def _text(value: str) -> str:
+    if not any(char in value for char in "\\;,\r\n"):
+        return value  # nothing TEXT escapes: the library writes it as it is
     return str(vText(value).to_ical().decode())
 
 

@@ -8,8 +8,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.utils import get_topic
+
 from bookit.aggregates.booking import Booking
-from bookit.event_data import topic_of
 from bookit.localtime import iso
 from bookit.projections.batch import Batch
 
@@ -37,20 +38,35 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+# Of each event class: its topic, and whether its aggregate is the booking it concerns.
+_KINDS: dict[type, tuple[str, bool]] = {}
+
+
+def _kind(event_type: type) -> tuple[str, bool]:
+    kind = _KINDS.get(event_type)
+    if kind is None:
+        kind = _KINDS[event_type] = (get_topic(event_type), issubclass(event_type, Booking.Event))
+    return kind
+
+
 def record(batch: Batch, e: Any, position: int) -> None:
+    """The audit row of event `e`, in the table's column order (tables.audit)."""
     state = vars(e)
-    booking_id = _text(e.originator_id if isinstance(e, Booking.Event) else state.get("booking_id"))
-    batch.audit.insert(
-        {
-            "position": position,
-            "aggregate_id": str(e.originator_id),
-            "version": e.originator_version,
-            "topic": topic_of(e),
-            "at": iso(e.timestamp),
-            "actor": state["actor"],
-            "command_id": state["command_id"],
-            "booking_id": booking_id,
-            "entry_id": _text(state.get("entry_id") or state.get("waitlist_entry_id")),
-            "data": _DATA.encode({k: v for k, v in state.items() if k not in _NOT_DATA}),
-        }
+    topic, of_booking = _kind(type(e))
+    data = state.copy()
+    for name in _NOT_DATA:
+        data.pop(name, None)
+    batch.audit.rows.append(
+        (
+            position,
+            str(e.originator_id),
+            e.originator_version,
+            topic,
+            iso(e.timestamp),
+            state["actor"],
+            state["command_id"],
+            _text(e.originator_id if of_booking else state.get("booking_id")),
+            _text(state.get("entry_id") or state.get("waitlist_entry_id")),
+            _DATA.encode(data),
+        )
     )

@@ -75,6 +75,26 @@ class Rows:
         self.inserted, self.updated = {}, {}
 
 
+class Appended:
+    """Rows that are only ever inserted (the audit trail), as tuples in the table's column order:
+    one for every stored event, so they skip the dict that `Rows` would build and pick apart."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.columns = tuple(column.name for column in table.columns)
+        self.rows: list[tuple[Any, ...]] = []
+
+    def flush(self, conn: Connection) -> None:
+        statement = _insert(self.table)
+        if not self.rows:
+            return
+        if _positions(statement, conn.dialect) == self.columns:  # SQLite: the tuples as they are
+            conn.exec_driver_sql(_compiled(statement, conn.dialect)[0], self.rows)
+        else:  # PostgreSQL's driver takes named parameters
+            executemany(conn, statement, [dict(zip(self.columns, row, strict=True)) for row in self.rows])
+        self.rows = []
+
+
 def executemany(conn: Connection, statement: Any, rows: list[Row]) -> None:
     """Run `statement` once per row, straight through the driver's executemany.
 
@@ -101,6 +121,13 @@ def _compiled(statement: Any, dialect: Any) -> tuple[str, Callable[[Row], tuple[
         (name,) = names
         return compiled.string, lambda row: (row[name],)
     return compiled.string, operator.itemgetter(*names)
+
+
+@functools.cache
+def _positions(statement: Any, dialect: Any) -> tuple[str, ...] | None:
+    """The order of the statement's parameters, if the dialect's are positional."""
+    compiled = statement.compile(dialect=dialect)
+    return tuple(compiled.positiontup) if compiled.positional else None
 
 
 # Built once per table and set of columns: building a statement costs more than running it.
@@ -208,7 +235,7 @@ class Batch:
         self.waitlist_slots = Rows(waitlist_slots)
         self.waitlist_entries = Rows(waitlist_entries)
         self.due_timers = Timers(known_timers)
-        self.audit = Rows(audit)
+        self.audit = Appended(audit)
 
     def slot(self, slot_id: str) -> Mapping[Any, Any]:
         """A waitlist slot's row, opened in this batch or before it."""

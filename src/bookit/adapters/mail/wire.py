@@ -7,8 +7,8 @@ have one shape (headers, then a multipart/alternative of text parts), so `render
 shape directly, with the stdlib's own pieces where a byte could differ: each header is folded by
 the policy (memoised for values that repeat, like From), except a short plain one (a Message-ID,
 a Date, a plain address or subject) that the policy would write back as it is, on one line, and
-the Content-Type, folded once for every boundary of the generator's shape; each body is encoded by
-the same function `set_content` uses (7bit, quoted-printable or base64, chosen by its rules),
+the Content-Type, folded once for every boundary of the generator's shape; each body is encoded as
+`set_content` encodes it (7bit, quoted-printable or base64, chosen by its rules; qp.py),
 and each part's own headers are taken from a part the stdlib built once for that combination.
 Whatever `render` does not cover (a body that contains the boundary, an encoding it does not
 know) returns None, and the caller builds the message the stdlib way. tests/unit/test_email_wire.py compares
@@ -27,7 +27,6 @@ import random
 import re
 import sys
 from collections.abc import Callable, Sequence
-from email.contentmanager import _encode_text  # type: ignore[attr-defined]  # what set_content uses
 from email.headerregistry import (
     Address,
     AddressHeader,
@@ -40,6 +39,8 @@ from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.policy import default as default_policy
 from typing import Any
+
+from bookit.adapters.mail import qp
 
 Header = tuple[str, Any]  # (name, value as assigned: text, or an Address)
 Part = tuple[str, str, tuple[tuple[str, str], ...]]  # (text subtype, body, Content-Type params)
@@ -54,7 +55,7 @@ def render(
     """(the message's bytes, its boundary), or None where only the stdlib knows the bytes."""
     encoded = []
     for subtype, body, params in parts:
-        cte, data = _encode_text(body, "utf-8", None, policy)
+        cte, data = qp.encode_text(body, policy)
         if cte not in _ENCODINGS:
             return None
         encoded.append((subtype, params, cte, data))
@@ -219,6 +220,16 @@ class ComposedEmail(EmailMessage):
         if lazy is not None and not unixfrom and policy in (None, self.policy, default_policy):
             return bytes(lazy[1])
         return super().as_bytes(unixfrom, policy)
+
+
+def named_address(policy: EmailPolicy[Any], name: str, display_name: str, addr_spec: str) -> Any:
+    """The value for header `name` of `display_name <addr_spec>`: as text where the policy
+    writes and reads it back as it is (plain words, a plain address), which spares building
+    (and validating) an Address; else the Address."""
+    text = f"{display_name} <{addr_spec}>"
+    if _as_is(policy, name, text) is not None:
+        return text
+    return Address(display_name=display_name, addr_spec=addr_spec)
 
 
 def composed(

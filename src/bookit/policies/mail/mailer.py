@@ -43,7 +43,7 @@ from bookit.policies.mail.records import REMINDERS_REPORTED, Record
 from bookit.projections import queries
 from bookit.projections.database import advance, position_of
 from bookit.projections.following import Applied, TrackedFollower
-from bookit.unit_of_work import stored_among
+from bookit.store_reads import stored_among
 
 log = logging.getLogger(__name__)
 
