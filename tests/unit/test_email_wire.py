@@ -214,6 +214,29 @@ def test_an_address_with_a_name_is_folded_as_the_policy_folds_it(display_name: s
     assert wire._fold(POLICY, "To", value) == expected
 
 
+@settings(max_examples=500, deadline=None)
+@given(display_name=st.one_of(ASCII_WORDS, st.text(max_size=40)), address=ADDRESSES)
+def test_a_named_address_given_as_text_is_the_address_the_stdlib_writes(
+    display_name: str, address: str
+) -> None:
+    try:
+        expected = Address(display_name=display_name, addr_spec=address)
+    except Exception:  # not an address: the Address refuses it, and so does named_address
+        with pytest.raises(Exception):  # noqa: B017
+            wire.named_address(POLICY, "To", display_name, address)
+        return
+
+    value = wire.named_address(POLICY, "To", display_name, address)
+
+    if isinstance(value, str):
+        assert value == str(expected)
+        header = POLICY.header_store_parse("To", value)[1]
+        assert header.addresses == (expected,)  # a reader of the header sees the same address
+        assert _stdlib_fold("To", value) == POLICY.fold_binary(*POLICY.header_store_parse("To", expected))
+    else:
+        assert value == expected
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [

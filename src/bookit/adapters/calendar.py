@@ -219,6 +219,8 @@ def _fold_ascii(line: str) -> str:
 
 
 def _text(value: str) -> str:
+    if not any(char in value for char in "\\;,\r\n"):
+        return value  # nothing TEXT escapes: the library writes it as it is
     return str(vText(value).to_ical().decode())
 
 

@@ -11,7 +11,7 @@ import functools
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from email.headerregistry import Address, BaseHeader, HeaderRegistry
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import default as default_policy
 
@@ -117,7 +117,7 @@ def compose_email(
 
     headers: list[wire.Header] = [
         ("From", header_safe(sender)),
-        ("To", Address(display_name=header_safe(to_name), addr_spec=to) if to_name else to),
+        ("To", wire.named_address(_POLICY, "To", header_safe(to_name), to) if to_name else to),
         ("Subject", header_safe(subjects[kind].render(values))),
         ("Date", email.utils.format_datetime(sent_at)),
         ("Message-ID", message_id),

@@ -17,7 +17,8 @@ from email.policy import EmailPolicy
 from typing import Any
 
 # What a quoted-printable body keeps as it is: printable ASCII but '=', space, tab, line breaks.
-_QUOTED = re.compile("[^\t\n\r !-<>-~]")
+# The '=' signs (many, in HTML) are quoted first, by a plain replace; then the rest.
+_QUOTED = re.compile("[^\t\n\r -~]")
 
 
 def _quote(match: re.Match[str]) -> str:
@@ -30,7 +31,7 @@ def body_encode(body: str, maxlinelen: int = 76, eol: str = "\n") -> str:
         raise ValueError("maxlinelen must be at least 4")
     if not body:
         return body
-    body = _QUOTED.sub(_quote, body)
+    body = _QUOTED.sub(_quote, body.replace("=", "=3D"))
     soft_break = "=" + eol
     out = []
     for line in body.splitlines():

@@ -222,6 +222,16 @@ class ComposedEmail(EmailMessage):
         return super().as_bytes(unixfrom, policy)
 
 
+def named_address(policy: EmailPolicy[Any], name: str, display_name: str, addr_spec: str) -> Any:
+    """The value for header `name` of `display_name <addr_spec>`: as text where the policy
+    writes and reads it back as it is (plain words, a plain address), which spares building
+    (and validating) an Address; else the Address."""
+    text = f"{display_name} <{addr_spec}>"
+    if _as_is(policy, name, text) is not None:
+        return text
+    return Address(display_name=display_name, addr_spec=addr_spec)
+
+
 def composed(
     policy: EmailPolicy[Any],
     headers: Sequence[Header],
