@@ -25,8 +25,12 @@ def run(store: str, size: dict[str, int]) -> dict[str, Any]:
             venues, int(size["events"] / EVENTS_PER_BOOKING) + 1, (NOW + timedelta(days=7)).date()
         )
         seed_bookings(service, plan, confirm_every=2, cancel_every=10)
-        started = time.perf_counter()
-        applied = rebuild(service.app, service.engine)
-        seconds = time.perf_counter() - started
+        # Measured as the floor is: the best of a few passes. Each pass is a whole `bookit
+        # replay`; after the first, it also deletes the rows the pass before it wrote.
+        seconds = float("inf")
+        for _ in range(size.get("passes", 3)):
+            started = time.perf_counter()
+            applied = rebuild(service.app, service.engine)
+            seconds = min(seconds, time.perf_counter() - started)
         service.close()
     return {"figures": {"replay_events_per_s": rate(applied, seconds)}, "params": dict(size, applied=applied)}

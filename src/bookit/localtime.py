@@ -86,11 +86,26 @@ def parse_instant(text: str) -> datetime:
 def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    # This runs several times for every stored event: the first 19 characters of isoformat
-    # (the year is always four digits) are the instant to the second, without building a new
-    # datetime first as replace() would.
+    if value.tzinfo is UTC:  # what events read back from the store hold
+        text = _RECENT.get(value)
+        if text is None:
+            if len(_RECENT) >= _RECENT_MAX:
+                _RECENT.clear()
+            text = _RECENT[value] = _text(value)
+        return text
+    return _text(value.astimezone(UTC))
+
+
+# This runs several times for every stored event, and the events of one command share their
+# instant (as a booking's events share its start and end): the text of recent UTC instants is
+# kept. Only UTC ones: a zone's datetimes an hour apart across a DST change can compare equal.
+_RECENT: dict[datetime, str] = {}
+_RECENT_MAX = 4096
+
+
+def _text(value: datetime) -> str:
+    # The first 19 characters of isoformat (the year always has four digits) are the instant
+    # to the second, without building a new datetime first as replace() would.
     return value.isoformat()[:19] + "Z"
 
 

@@ -1,7 +1,8 @@
 """Reads of many aggregates' events in one query, where the library asks once per aggregate.
 
-A group of due commands (`unit_of_work.py`) reads its commands' receipts and bookings this way,
-and the mailer the receipts of the reminders it may still have to report. SQLite and
+A group of due commands (`unit_of_work.py`) reads its commands' receipts and bookings this way;
+the mailer, the bookings as they were at a page's events, and the receipts of the reminders it
+may still have to report. SQLite and
 PostgreSQL get one query per few hundred ids; any other recorder (the in-memory one of unit
 tests) is asked once per id, as the library would.
 """
@@ -41,6 +42,24 @@ def events_of(app: Application[Any], ids: Iterable[UUID]) -> dict[UUID, list[Sto
 def stored_among(app: Application[Any], ids: Iterable[UUID]) -> set[UUID]:
     """Which of `ids` name something in the event store."""
     return set(events_of(app, ids))
+
+
+def states_at(app: Application[Any], events: Iterable[Any]) -> dict[tuple[UUID, int], Any]:
+    """Each event's aggregate as it was just after that event, keyed by (id, version): what
+    `repository.get(id, version=...)` gives, for all of them from one query. For aggregates
+    without snapshots (the query reads every event of each)."""
+    wanted = list(events)
+    stored = events_of(app, {event.originator_id for event in wanted})
+    states: dict[tuple[UUID, int], Any] = {}
+    for event in wanted:
+        aggregate: Any = None
+        for record in stored.get(event.originator_id, []):
+            if record.originator_version > event.originator_version:
+                break
+            aggregate = app.mapper.to_domain_event(record).mutate(aggregate)  # type: ignore[attr-defined]
+        if aggregate is not None and aggregate.version == event.originator_version:
+            states[event.originator_id, event.originator_version] = aggregate
+    return states
 
 
 def _sqlite(recorder: Any, chunk: list[UUID]) -> list[StoredEvent]:

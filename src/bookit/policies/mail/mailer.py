@@ -43,7 +43,7 @@ from bookit.policies.mail.records import REMINDERS_REPORTED, Record
 from bookit.projections import queries
 from bookit.projections.database import advance, position_of
 from bookit.projections.following import Applied, TrackedFollower
-from bookit.store_reads import stored_among
+from bookit.store_reads import states_at, stored_among
 
 log = logging.getLogger(__name__)
 
@@ -136,11 +136,17 @@ class Mailer(TrackedFollower):
     ) -> Applied:
         """The whole page in one step: every email it owes in one delivery (one Maildir sync for
         all of them), recorded in the step's one transaction."""
+        mailed = [n for n in page if n.topic in MAILED_TOPICS]
+        events: dict[int, Any] = {n.id: self.app.mapper.to_domain_event(n) for n in mailed}
+        # The bookings as they were at their events, in one query (waitlist slots have snapshots).
+        of_bookings = [events[n.id] for n in mailed if n.topic.startswith("booking.")]
+        states = states_at(
+            self.app, [e for e in of_bookings if type(e) in OWED and not isinstance(e, Aggregate.Created)]
+        )
         owed: list[tuple[int, Any, list[Email]]] = []
-        for notification in page:
-            if notification.topic in MAILED_TOPICS:
-                event = self.app.mapper.to_domain_event(notification)
-                owed.append((notification.id, event, records.still_owed(conn, self.emails_for(event))))
+        for position, event in events.items():
+            state = states.get((event.originator_id, event.originator_version))
+            owed.append((position, event, records.still_owed(conn, self.emails_for(event, state))))
         emails = [email for _, _, of_event in owed for email in of_event]
         position_of_email = {id(email): position for position, _, of_event in owed for email in of_event}
         done, delivered = self._deliver(emails, 0, now)
@@ -156,11 +162,12 @@ class Mailer(TrackedFollower):
                 reported.append((position, _reminder_delivered(event, now)))
         return Applied(len(page))
 
-    def emails_for(self, event: Any) -> list[Email]:
-        """The emails `event` owes, judged by the aggregate as it was then and its venue."""
+    def emails_for(self, event: Any, state: Any = None) -> list[Email]:
+        """The emails `event` owes, judged by the aggregate as it was then (`state`, when the
+        caller has read it) and its venue."""
         if type(event) not in OWED:
             return []
-        state = self._state_at(event)
+        state = state if state is not None else self._state_at(event)
         return emails_owed(Facts(event, state, self._venue(state.venue_id), self.links))
 
     def refused(self) -> list[dict[str, Any]]:

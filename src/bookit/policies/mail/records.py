@@ -32,7 +32,9 @@ _REMINDERS_AFTER = (
 
 
 def record(conn: Connection, records: list[Record], now: datetime) -> None:
-    """Already there when an earlier attempt crashed before moving the position: kept."""
+    """Already there when an earlier attempt crashed before moving the position: kept. One
+    statement for all the sent ones, one for the refused."""
+    sent, refused = [], []
     for email, position, refusal in records:
         row = {
             "message_id": email.message_id,
@@ -43,10 +45,12 @@ def record(conn: Connection, records: list[Record], now: datetime) -> None:
             "subject_id": email.subject_id,
         }
         if refusal is None:
-            conn.execute(insert_or_ignore(emails_sent, conn.dialect.name), row | {"sent_at": iso(now)})
+            sent.append(row | {"sent_at": iso(now)})
         else:
-            row |= {"refused_at": iso(now), "error": refusal}
-            conn.execute(insert_or_ignore(emails_refused, conn.dialect.name), row)
+            refused.append(row | {"refused_at": iso(now), "error": refusal})
+    for table, rows in ((emails_sent, sent), (emails_refused, refused)):
+        if rows:
+            conn.execute(insert_or_ignore(table, conn.dialect.name), rows)
 
 
 def still_owed(conn: Connection, emails: list[Email]) -> list[Email]:
