@@ -209,16 +209,15 @@ class Mailer(TrackedFollower):
         past the ones that did."""
         unreported: list[c.Command] = []
         reported = watermark
-        commands = self._reminders_at(reminders)
-        receipt_ids = {CommandReceipt.id_for(command.command_id) for command in commands.values()}
-        receipts = stored_among(self.app, receipt_ids)
-        for position, _ in reminders:
-            command = commands.get(position)
-            if command is None or CommandReceipt.id_for(command.command_id) in receipts:
+        stored = self._reminders_at(reminders)
+        receipt_of = {at: CommandReceipt.id_for(_delivery_id(n)) for at, n in stored.items()}
+        receipts = stored_among(self.app, receipt_of.values())
+        for position, sent_at in reminders:
+            if position not in stored or receipt_of[position] in receipts:
                 if not unreported:
                     reported = position  # only a run with no gap, so none is skipped for ever
                 continue
-            unreported.append(command)
+            unreported.append(_reminder_delivered(stored[position], from_iso(sent_at)))
         if reported != watermark:
             with self.engine.begin() as conn:
                 advance(conn, REMINDERS_REPORTED, watermark, reported)  # lost race: the other moved it
@@ -226,15 +225,15 @@ class Mailer(TrackedFollower):
             log.warning("reissuing %d reminder deliveries that were never recorded", len(unreported))
         return unreported
 
-    def _reminders_at(self, reminders: list[tuple[int, str]]) -> dict[int, c.Command]:
-        """The reminder-delivered command of each recorded (position, sent_at) that is a stored
-        reminder event (one query for them all)."""
-        sent_at = dict(reminders)
-        first, last = min(sent_at), max(sent_at)
+    def _reminders_at(self, reminders: list[tuple[int, str]]) -> dict[int, Notification]:
+        """The stored reminder event at each recorded (position, sent_at), where there is one
+        (one query for them all)."""
+        positions = {position for position, _ in reminders}
+        first, last = min(positions), max(positions)
         stored = self.app.recorder.select_notifications(
             start=first, limit=last - first + 1, stop=last, topics=[Booking.Reminded.TOPIC]
         )
-        return {n.id: _reminder_delivered(n, from_iso(sent_at[n.id])) for n in stored if n.id in sent_at}
+        return {n.id: n for n in stored if n.id in positions}
 
     def _back_off(
         self, conn: Connection, error: MailDeliveryError, done: list[Record], now: datetime
@@ -273,10 +272,16 @@ def compose(email: Email, sent_at: datetime) -> EmailMessage:
 
 def _reminder_delivered(reminded: Booking.Reminded | Notification, now: datetime) -> c.Command:
     """The command that tells a booking its reminder (the event, or its notification) went out."""
-    booking_id = UUID(str(reminded.originator_id))
     return c.RecordReminderDelivery(
-        command_id=derived_id("reminder-delivered", event_id(booking_id, reminded.originator_version)),
+        command_id=_delivery_id(reminded),
         actor=SYSTEM,
-        booking_id=booking_id,
+        booking_id=UUID(str(reminded.originator_id)),
         delivered_at=now,
+    )
+
+
+def _delivery_id(reminded: Booking.Reminded | Notification) -> UUID:
+    """The id of that command, derived from the reminder event (the same however often asked)."""
+    return derived_id(
+        "reminder-delivered", event_id(UUID(str(reminded.originator_id)), reminded.originator_version)
     )
