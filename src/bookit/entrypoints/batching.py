@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from kombu import Connection, Message
 
+from bookit.entrypoints.refusal_records import refusals_among
+from bookit.errors import BadInput
+
 if TYPE_CHECKING:
     from bookit.entrypoints.bus_worker import CommandWorker
 
@@ -42,6 +45,22 @@ def collect(conn: Connection, pending: list[Message], limit: int = BATCH, wait: 
             return
 
 
+def command_ids(messages: list[Message]) -> list[str]:
+    """The command_ids the batch's messages name (a message that names none is skipped here and
+    refused when its turn comes)."""
+    from bookit.entrypoints.bus_worker import command_id_in, decode  # bus_worker imports this module
+
+    ids = []
+    for message in messages:
+        try:
+            cid = command_id_in(decode(message.body))
+        except BadInput:
+            continue
+        if cid is not None:
+            ids.append(cid)
+    return ids
+
+
 def run_batch(
     worker: CommandWorker, messages: list[Message], settle: bool = True
 ) -> list[tuple[Message, dict[str, Any]]]:
@@ -53,9 +72,10 @@ def run_batch(
     stored, and a redelivery answers them from their receipts once the followers can run."""
     replies: list[tuple[Message, dict[str, Any]]] = []
     failed = False
+    refused = refusals_among(worker.service.engine, command_ids(messages))
     for message in messages:
         try:
-            replies.append((message, worker.outcome(message.body, settle=False)))
+            replies.append((message, worker.outcome(message.body, settle=False, refused=refused)))
         except Exception:
             log.exception("command failed; requeued for another try")
             message.requeue()

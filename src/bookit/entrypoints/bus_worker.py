@@ -28,7 +28,7 @@ from uuid import UUID
 import click
 from kombu import Connection, Consumer, Message, Producer
 from kombu.exceptions import OperationalError
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import insert
 
 from bookit import commands as c
 from bookit.adapters.bus_topology import Topology, safe_url
@@ -37,6 +37,7 @@ from bookit.adapters.event_relay import PUBLISH_RETRY, EventRelay, broker_connec
 from bookit.bootstrap import Service
 from bookit.entrypoints import batching
 from bookit.entrypoints.held_replies import HeldReplies
+from bookit.entrypoints.refusal_records import Reply, refusal_of
 from bookit.entrypoints.service import COMMANDS, Settings, log_tick
 from bookit.errors import BadInput, BookitError
 from bookit.localtime import iso
@@ -64,9 +65,13 @@ class CommandWorker:
         self.service = service
         self.clock = clock
 
-    def outcome(self, raw: bytes | str, settle: bool = True) -> dict[str, Any]:
+    def outcome(
+        self, raw: bytes | str, settle: bool = True, refused: dict[str, Reply] | None = None
+    ) -> dict[str, Any]:
         """The reply to one message. With `settle=False` the command only runs (its own atomic
-        save); the caller lets the followers catch up, once for a batch (see batching.py)."""
+        save); the caller lets the followers catch up, once for a batch (see batching.py).
+        `refused`: the batch's earlier refusals, read in one query (and kept up to date here)
+        instead of one query for this message."""
         try:
             body = decode(raw)
         except BadInput as error:
@@ -75,7 +80,8 @@ class CommandWorker:
             command = c.parse_command(body)
         except BadInput as error:
             return self._refuse(error, command_id_in(body), raw)
-        earlier = refusal_of(self.service.engine, str(command.command_id))
+        cid = str(command.command_id)
+        earlier = refusal_of(self.service.engine, cid) if refused is None else refused.get(cid)
         if earlier is not None:
             return earlier
         bus = self.service.bus
@@ -85,7 +91,10 @@ class CommandWorker:
             else:
                 result = bus.run(command, bus.clock())
         except BookitError as error:
-            return self._refuse(error, str(command.command_id), raw)
+            reply = self._refuse(error, cid, raw)
+            if refused is not None:
+                refused.setdefault(cid, reply)  # the same id again in this batch hears this
+            return reply
         return {"ok": True, "result": result}
 
     def _refuse(self, error: BookitError, command_id: str | None, raw: bytes | str) -> dict[str, Any]:
@@ -126,22 +135,6 @@ def command_id_in(body: Any) -> str | None:
         return str(UUID(raw))
     except ValueError:
         return raw[:64]
-
-
-def refusal_of(engine: Engine, command_id: str) -> dict[str, Any] | None:
-    """The first refusal recorded for this command_id, as the reply it was given."""
-    query = (
-        select(refusals.c.code, refusals.c.error)
-        .where(refusals.c.command_id == command_id)
-        .order_by(refusals.c.id)
-        .limit(1)
-    )
-    with engine.connect() as db:
-        row = db.execute(query).first()
-    if row is None:
-        return None
-    kind, _, code = str(row.code).partition(":")
-    return {"ok": False, "error": row.error, "code": code, "kind": kind}
 
 
 def run_worker(service: Service, settings: Settings, stop: threading.Event) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, insert
 
 from bookit.aggregates.base import derived_id
 from bookit.entrypoints.api.problems import UNAVAILABLE, ApiError
-from bookit.entrypoints.bus_worker import refusal_of
+from bookit.entrypoints.refusal_records import refusal_of
 from bookit.errors import BadInput, BookitError, Refused
 from bookit.projections.tables import refusals
 
