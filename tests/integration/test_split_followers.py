@@ -104,6 +104,14 @@ def child_pid(parent: WorkerProcess, name: str) -> int:
     return int(found.group(1))
 
 
+def assert_projected_and_mailed_once(service: Service, home: Path, booked: list[str]) -> None:
+    """Every booking in the read models and its confirmation in the Maildir, each exactly once."""
+    assert projected(service, booked) == booked
+    emails = emails_by_kind(home)
+    assert sorted(booking for kind, booking in emails if kind == "booking-confirmed") == sorted(booked)
+    assert set(emails.values()) == {1}
+
+
 def test_two_processes_answer_once_and_a_reply_means_its_booking_and_email_are_there(
     rabbitmq: str, home: Path, store: Service, client: RawClient, runs: Callable[..., WorkerProcess]
 ) -> None:
@@ -113,10 +121,7 @@ def test_two_processes_answer_once_and_a_reply_means_its_booking_and_email_are_t
     booked = send_bookings(client, 40)
 
     # The replies waited for the followers process: nothing left to wait for.
-    assert projected(store, booked) == booked
-    emails = emails_by_kind(home)
-    assert sorted(booking for kind, booking in emails if kind == "booking-confirmed") == sorted(booked)
-    assert set(emails.values()) == {1}
+    assert_projected_and_mailed_once(store, home, booked)
 
     # A tick sent over the bus lands on the command worker, which waits for the followers:
     # one reminder each, and each delivery recorded on its booking.
@@ -188,10 +193,7 @@ def test_split_roles_on_postgresql_answer_once_and_follow_everything(
 
         booked = send_bookings(client, 40)
 
-        assert projected(service, booked) == booked
-        emails = emails_by_kind(home)
-        assert sorted(booking for kind, booking in emails if kind == "booking-confirmed") == sorted(booked)
-        assert set(emails.values()) == {1}
+        assert_projected_and_mailed_once(service, home, booked)
     finally:
         service.close()
 
