@@ -36,6 +36,7 @@ SIZES: dict[str, dict[str, Any]] = {
             {"future": 20, "due": 10, "due_groups": 1, "idle_ticks": 2},
             {"future": 40, "due": 10, "due_groups": 1, "idle_ticks": 2},
         ],
+        "tick_growth": {"small": 20, "large": 40, "due": 10, "rounds": 2},
         "replay": {"events": 300},
         "check": {"events": 300},
         "snapshots": {"histories": [100, 200], "repeats": 2},
@@ -56,6 +57,7 @@ SIZES: dict[str, dict[str, Any]] = {
             {"future": 1_000, "due": 100, "due_groups": 2, "idle_ticks": 20},
             {"future": 10_000, "due": 100, "due_groups": 2, "idle_ticks": 20},
         ],
+        "tick_growth": {"small": 1_000, "large": 10_000, "due": 100, "rounds": 6},
         "replay": {"events": 10_000},
         "check": {"events": 10_000},
         "snapshots": {"histories": [100, 1000, 5000], "repeats": 5},
@@ -77,6 +79,7 @@ SIZES: dict[str, dict[str, Any]] = {
             {"future": 10_000, "due": 100, "due_groups": 5, "idle_ticks": 20},
             {"future": 100_000, "due": 100, "due_groups": 5, "idle_ticks": 20},
         ],
+        "tick_growth": {"small": 1_000, "large": 100_000, "due": 100, "rounds": 6},
         "replay": {"events": 120_000},
         "check": {"events": 120_000},
         "snapshots": {"histories": [100, 1000, 5000, 10000], "repeats": 20},
@@ -96,6 +99,7 @@ MODULES = {
     "crud_peer": "crud_peer",
     "worker": "worker",
     "tick": "ticks",
+    "tick_growth": "tick_growth",
     "replay": "replay",
     "check": "check",
     "snapshots": "snapshots",
@@ -191,6 +195,12 @@ def add_ratios(entry: dict[str, Any], floors: dict[str, dict[str, float]]) -> No
         due = entry["params"]["due"]
         ratios["tick_due_items_per_s"] = due / (figures["tick_due_ms"] / 1000) / gcs
         ratios["tick_nothing_due_in_raw_commands"] = figures["tick_nothing_due_ms"] / 1000 * gcs
+    elif entry["name"] == "tick_growth":
+        # Processes, not store operations: the large store's due tick over the small one's.
+        for kind in ("due_ms", "due_cpu_ms"):
+            ratios[f"large_over_small_{kind}"] = figures[f"large_{kind}"] / figures[f"small_{kind}"]
+        entry["ratios"] = ratios
+        return
     elif entry["name"] == "replay":
         ratios["replay_events_per_s"] = figures["replay_events_per_s"] / read
     elif entry["name"] == "check":
@@ -244,6 +254,12 @@ def goals(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
             value = ratios["tick_due_items_per_s"]
             what = f"tick due items/s / raw get+command+save, {e['params']['future']} future"
             goal(what, store, value, ">= 0.3", value >= 0.3)
+        if e["name"] == "tick_growth" and ratios:
+            p = e["params"]
+            for kind in ("due_ms", "due_cpu_ms"):
+                value = ratios[f"large_over_small_{kind}"]
+                what = f"tick {kind}, {p['large']} / {p['small']} future, alternating in one process"
+                goal(what, store, value, "<= 1.2", value <= 1.2)
         if e["name"] == "api" and ratios:
             what = "POST /api/bookings / service.bus.handle(BookVenue)"
             goal(what, store, ratios["api_book_per_s"], ">= 0.7", ratios["api_book_per_s"] >= 0.7)

@@ -14,6 +14,7 @@ mail's caches filled, the bookings' pages read from disk): it is reported on its
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -55,21 +56,8 @@ def run(store: str, size: dict[str, int]) -> dict[str, Any]:
     clock = FakeClock()
     with fresh_store(store) as (home, url):
         service = service_for(home, url, clock)
-        venues = register_venues(service, max((groups + 1) * per_group // PER_VENUE, min(50, future // 200)))
-        seed_s = timed(
-            lambda: seed_bookings(
-                service, hourly_plan(venues, future, (NOW + timedelta(days=60)).date()), receipts=False
-            )
-        )
-        seed_bookings(service, _due_plan(venues, groups + 1, per_group), receipts=False)
-        project_s = timed(lambda: settle_seed(service))
-
-        def tick_at(instant: Any) -> dict[str, Any]:
-            clock.now = instant
-            return service.bus.handle(c.Tick(now=instant))
-
-        for n in range(3):  # the first ticks after a big seed warm caches up; not what is measured
-            tick_at(FIRST_DUE - timedelta(hours=2, minutes=60 - n))
+        seed_s, project_s = seed(service, future, groups, per_group)
+        tick_at = ticker(service, clock)
         idle, due, idle_cpu, due_cpu = [], [], [], []
         for n in range(size["idle_ticks"]):
             instant = FIRST_DUE - timedelta(hours=1, minutes=60 - n)  # before anything is due
@@ -95,6 +83,32 @@ def run(store: str, size: dict[str, int]) -> dict[str, Any]:
         "params": dict(size),
         "seed": {"save_s": round(seed_s, 2), "project_s": round(project_s, 2)},
     }
+
+
+def seed(service: Any, future: int, groups: int, per_group: int) -> tuple[float, float]:
+    """`future` bookings months away and `groups + 1` groups of `per_group` falling due an hour
+    apart from FIRST_DUE, projected; (seconds saving, seconds projecting)."""
+    venues = register_venues(service, max((groups + 1) * per_group // PER_VENUE, min(50, future // 200)))
+    seed_s = timed(
+        lambda: seed_bookings(
+            service, hourly_plan(venues, future, (NOW + timedelta(days=60)).date()), receipts=False
+        )
+    )
+    seed_bookings(service, _due_plan(venues, groups + 1, per_group), receipts=False)
+    return seed_s, timed(lambda: settle_seed(service))
+
+
+def ticker(service: Any, clock: FakeClock) -> Callable[[Any], dict[str, Any]]:
+    """A tick at a given instant, the clock moved there; three warm-up ticks already run (the
+    first ticks after a big seed warm caches up; not what is measured)."""
+
+    def tick_at(instant: Any) -> dict[str, Any]:
+        clock.now = instant
+        return dict(service.bus.handle(c.Tick(now=instant)))
+
+    for n in range(3):
+        tick_at(FIRST_DUE - timedelta(hours=2, minutes=60 - n))
+    return tick_at
 
 
 def _expect(outcome: dict[str, Any], handled: int) -> None:

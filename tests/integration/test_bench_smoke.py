@@ -25,6 +25,7 @@ SCENARIOS = {
     "rules",
     "crud_peer",
     "tick",
+    "tick_growth",
     "replay",
     "check",
     "snapshots",
@@ -74,6 +75,7 @@ def test_bench_smoke_runs_every_scenario_and_writes_results_json(tmp_path: Path)
     # Both tick sizes ran, so the growth of a tick with the store's size is reported.
     assert len([e for e in entries if e["name"] == "tick"]) == 2
     assert any(g["goal"].startswith("tick_due_ms") for g in results["goals"])
+    assert any("alternating in one process" in g["goal"] for g in results["goals"])
     for name in SCENARIOS:
         assert name in done.stdout  # the table on stdout
 
