@@ -38,7 +38,7 @@ from bookit.bootstrap import Service
 from bookit.entrypoints import batching
 from bookit.entrypoints.held_replies import HeldReplies
 from bookit.entrypoints.refusal_records import Reply, refusal_of
-from bookit.entrypoints.service import COMMANDS, Settings, log_tick
+from bookit.entrypoints.service import COMMANDS, Settings, tick_logged
 from bookit.errors import BadInput, BookitError
 from bookit.localtime import iso
 from bookit.projections.tables import refusals
@@ -248,7 +248,7 @@ def _consume(
             idle = 0
             while not stop.is_set():
                 if time.monotonic() >= next_tick:
-                    _tick(worker)
+                    tick_logged(worker.service, worker.clock())
                     _relay(relay, worker.clock())
                     next_tick = time.monotonic() + every
                 wait = min(max(next_tick - time.monotonic(), 0.05), 0.5)
@@ -273,15 +273,6 @@ def _consume(
                     conn.heartbeat_check()
             if once:
                 held.flush(time.monotonic() + settings.follow_wait)
-
-
-def _tick(worker: CommandWorker) -> None:
-    try:
-        result = worker.service.bus.handle(c.Tick(now=worker.clock()))
-    except Exception:
-        log.exception("tick failed; the next one catches up")
-        return
-    log_tick(result)
 
 
 def _relay(relay: EventRelay, now: datetime) -> None:

@@ -29,11 +29,10 @@ from datetime import datetime
 import click
 from kombu import Connection
 
-from bookit import commands as c
 from bookit.adapters.bus_topology import Topology, safe_url
 from bookit.adapters.event_relay import EventRelay, broker_connection
 from bookit.bootstrap import STORE_ERRORS, Service
-from bookit.entrypoints.service import Settings, log_tick
+from bookit.entrypoints.service import Settings, tick_logged
 from bookit.errors import first_line
 from bookit.settled import SettledMarker
 
@@ -122,7 +121,7 @@ def run_followers(service: Service, settings: Settings, stop: threading.Event) -
     try:
         while not stop.is_set():
             if time.monotonic() >= next_tick:
-                _tick(service, clock())
+                tick_logged(service, clock())
                 next_tick = time.monotonic() + settings.every
             try:
                 last = service.app.recorder.max_notification_id() or 0
@@ -144,12 +143,3 @@ def run_followers(service: Service, settings: Settings, stop: threading.Event) -
     finally:
         if relaying is not None:
             relaying.close()
-
-
-def _tick(service: Service, now: datetime) -> None:
-    try:
-        log_tick(service.bus.handle(c.Tick(now=now)))
-    except STORE_ERRORS as error:
-        log.warning("tick failed, the store is unavailable: %s", first_line(error))
-    except Exception:
-        log.exception("tick failed; the next one catches up")

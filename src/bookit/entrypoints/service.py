@@ -13,6 +13,7 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import click
 
@@ -127,10 +128,7 @@ def _tick_until_stopped(service: Service, settings: Settings, stop: threading.Ev
             log.warning("tick failed, the store is unavailable: %s", first_line(error))
             stop.wait(settings.every)
             continue
-        if result["handled"] or result["skipped"]:
-            log.info(
-                "tick at %s: %s handled, %s skipped", result["now"], result["handled"], result["skipped"]
-            )
+        log_tick(result)
         if settings.once:
             return
         stop.wait(settings.every)
@@ -139,3 +137,14 @@ def _tick_until_stopped(service: Service, settings: Settings, stop: threading.Ev
 def log_tick(result: Outcome) -> None:
     if result["handled"] or result["skipped"]:
         log.info("tick at %s: %s handled, %s skipped", result["now"], result["handled"], result["skipped"])
+
+
+def tick_logged(service: Service, now: datetime) -> None:
+    """A tick of a long-running worker: what it did logged, a failure logged and survived (the
+    next tick catches up)."""
+    try:
+        log_tick(service.bus.handle(c.Tick(now=now)))
+    except STORE_ERRORS as error:
+        log.warning("tick failed, the store is unavailable: %s", first_line(error))
+    except Exception:
+        log.exception("tick failed; the next one catches up")
