@@ -50,23 +50,26 @@ def _kind(event_type: type) -> tuple[str, bool]:
 
 
 def record(batch: Batch, e: Any, position: int) -> None:
+    """Add the audit row of event `e` to the batch."""
+    batch.audit.rows.append(row(e, position))
+
+
+def row(e: Any, position: int) -> tuple[Any, ...]:
     """The audit row of event `e`, in the table's column order (tables.audit)."""
     state = vars(e)
     topic, of_booking = _kind(type(e))
     data = state.copy()
     for name in _NOT_DATA:
         data.pop(name, None)
-    batch.audit.rows.append(
-        (
-            position,
-            str(e.originator_id),
-            e.originator_version,
-            topic,
-            iso(e.timestamp),
-            state["actor"],
-            state["command_id"],
-            _text(e.originator_id if of_booking else state.get("booking_id")),
-            _text(state.get("entry_id") or state.get("waitlist_entry_id")),
-            _DATA.encode(data),
-        )
+    return (
+        position,
+        str(e.originator_id),
+        e.originator_version,
+        topic,
+        iso(e.timestamp),
+        state["actor"],
+        state["command_id"],
+        _text(e.originator_id if of_booking else state.get("booking_id")),
+        _text(state.get("entry_id") or state.get("waitlist_entry_id")),
+        _DATA.encode(data),
     )

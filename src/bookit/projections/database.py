@@ -35,14 +35,39 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    # One query for the tables that are there, rather than one per table: every `bookit`
-    # command that reads opens this, so it counts in how fast the command line answers.
+    # One query for the tables and indexes that are there, rather than one per table: every
+    # `bookit` command that reads opens this, so it counts in how fast the command line answers.
     with engine.connect() as conn:
-        existing = set(inspect(conn).get_table_names())
-    missing = [table for table in metadata.sorted_tables if table.name not in existing]
+        tables, indexes = _existing(conn)
+    missing = [table for table in metadata.sorted_tables if table.name not in tables]
     if missing:
         metadata.create_all(engine, tables=missing)
+    # A replay loads the tables without their secondary indexes (rebuild.py); one killed before
+    # it put them back left them missing, and the first process to open the database restores them.
+    absent = [
+        index
+        for table in metadata.sorted_tables
+        if table.name in tables
+        for index in table.indexes
+        if index.name not in indexes
+    ]
+    if absent:
+        with engine.begin() as conn:
+            for index in absent:
+                index.create(conn, checkfirst=True)
     return engine
+
+
+def _existing(conn: Connection) -> tuple[set[str], set[str]]:
+    """The names of the tables and of the indexes in the read-model database."""
+    if conn.dialect.name == "sqlite":
+        rows = conn.exec_driver_sql("SELECT type, name FROM sqlite_master WHERE type IN ('table', 'index')")
+        found: dict[str, set[str]] = {"table": set(), "index": set()}
+        for kind, name in rows:
+            found[kind].add(name)
+        return found["table"], found["index"]
+    named = conn.exec_driver_sql("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")
+    return set(inspect(conn).get_table_names()), set(named.scalars())
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -14,10 +14,12 @@ from typing import Any
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
+from eventsourcing.utils import resolve_topic
 from sqlalchemy import Connection, Engine
 
 from bookit import commands as c
 from bookit.projections import audit, bookings, due_timers, rules, waitlist
+from bookit.projections.audit_process import AuditRows
 from bookit.projections.batch import Batch, KnownTimers
 from bookit.projections.following import Applied, TrackedFollower
 
@@ -38,13 +40,22 @@ class Projector(TrackedFollower):
     name = "read_models"
 
     def __init__(
-        self, app: Application[Any], engine: Engine, batch_size: int = 500, *, from_empty: bool = False
+        self,
+        app: Application[Any],
+        engine: Engine,
+        batch_size: int = 500,
+        *,
+        from_empty: bool = False,
+        audit_rows: AuditRows | None = None,
     ) -> None:
         """`from_empty`: the tables were emptied for this projector alone (a rebuild), so it can
-        know every due timer there is and skip the deletes that would find none."""
+        know every due timer there is and skip the deletes that would find none. `audit_rows`:
+        the audit trail's rows, built by another process (a rebuild's)."""
         super().__init__(app, engine, batch_size)
         self._handlers = _handlers_by_type()
         self._known_timers = KnownTimers() if from_empty else None
+        self._audit_rows = audit_rows
+        self._handled_topics: dict[str, bool] = {}  # topic -> whether any handler reads its events
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
         """Apply everything new; returns how many events were applied."""
@@ -59,8 +70,30 @@ class Projector(TrackedFollower):
         batch.flush()
 
     def _apply_page(self, conn: Connection, notifications: Sequence[Notification]) -> Applied:
-        self.apply_all(conn, ((n.id, self.app.mapper.to_domain_event(n)) for n in notifications))
+        events = ((n.id, self.app.mapper.to_domain_event(n)) for n in notifications)
+        if self._audit_rows is None:
+            self.apply_all(conn, events)
+            return Applied(len(notifications))
+        # Only the events some handler reads are decoded here; the audit rows come built.
+        batch = Batch(conn, self._known_timers)
+        decode = self.app.mapper.to_domain_event
+        for notification in notifications:
+            if self._handled(notification.topic):
+                event = decode(notification)
+                for handler in self._handlers[type(event)]:
+                    handler(batch, event)
+        rows = self._audit_rows.rows_for(notifications)  # taken last: the other process is busy too
+        if rows is None:
+            rows = [audit.row(decode(n), n.id) for n in notifications]
+        batch.audit.rows = rows
+        batch.flush()
         return Applied(len(notifications))
+
+    def _handled(self, topic: str) -> bool:
+        handled = self._handled_topics.get(topic)
+        if handled is None:
+            handled = self._handled_topics[topic] = resolve_topic(topic) in self._handlers
+        return handled
 
 
 class ReadModels:
