@@ -18,17 +18,16 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from eventsourcing.persistence import Notification
 from sqlalchemy import Engine, delete, inspect, update
 
 from bookit import commands as c
 from bookit.demo.simulation import ADMIN, Simulation
-from bookit.projections import audit
 from bookit.projections import rebuild as rebuilding
-from bookit.projections.audit_process import AuditRows
+from bookit.projections.batch import Batch
 from bookit.projections.database import make_engine
-from bookit.projections.projector import Projector
+from bookit.projections.projector import Projector, gather, handlers_by_type
 from bookit.projections.rebuild import dump, rebuild
+from bookit.projections.rebuild_process import OtherHalf, childs, page_range, pages
 from bookit.projections.tables import PROJECTED, bookings, positions
 
 SLOTS = (("09:00", "11:00"), ("10:00", "12:00"), ("14:00", "16:00"))
@@ -144,27 +143,40 @@ def test_verify_finds_a_changed_row(fortnight: tuple[Simulation, dict[str, Any]]
     assert dump(engine) == live
 
 
-def test_the_second_process_builds_the_audit_rows_this_one_would(
+def test_the_child_process_gathers_its_pages_as_this_one_would(
     fortnight: tuple[Simulation, dict[str, Any]],
 ) -> None:
-    """A replay's audit rows come from a forked child (audit_process.py): page by page they
-    are the rows the live projector builds, and a page past the end of what the child read is
-    left to the caller (None) instead of being guessed."""
+    """Most of a replay's pages are gathered by a forked child (rebuild_process.py): each of them is
+    the batch this process gathers from the same events, timers' deletes aside (the child does
+    not know which timers are in the table, so it sends every one). Waitlist joins name slots
+    opened on earlier pages: the child finds those in the store."""
     sim, _ = fortnight
     app = sim.service.app
     assert threading.active_count() == 1  # else no child is forked, and this proves nothing
-    built = AuditRows(app, start=1, page_size=300)
+    end, size = app.recorder.max_notification_id(), 150
+    other = OtherHalf(app, end, size)
+    joins_of_older_slots = 0
     try:
-        position, pages = 1, 0
-        while page := app.recorder.select_notifications(start=position, limit=300):
-            assert built.rows_for(page) == [audit.row(app.mapper.to_domain_event(n), n.id) for n in page]
-            position, pages = page[-1].id + 1, pages + 1
-        assert pages > 3
-        owner = app.recorder.select_notifications(start=1, limit=1)[0].originator_id
-        beyond = Notification(id=position, originator_id=owner, originator_version=1, topic="", state=b"")
-        assert built.rows_for([beyond]) is None
+        for k in filter(childs, range(pages(size, end))):
+            assert other.has(k)
+            got = other.take(k)
+            assert got is not None, k
+            ids, pending = got
+            first, last = page_range(k, size, end)
+            page = app.recorder.select_notifications(start=first, stop=last, limit=size)
+            assert ids == [n.id for n in page]
+            with sim.service.engine.connect() as conn:
+                here = Batch(conn)
+                gather(here, handlers_by_type(), ((n.id, app.mapper.to_domain_event(n)) for n in page))
+            assert pending == here.pending()
+            joined = [n for n in page if n.topic.endswith("waitlist.joined")]
+            joins_of_older_slots += sum(
+                n.originator_id not in {m.originator_id for m in page[: page.index(n)]} for n in joined
+            )
+        assert joins_of_older_slots > 0
+        assert other.take(pages(size, end) + 1) is None  # past the end: nothing made up
     finally:
-        built.close()
+        other.close()
 
 
 def test_a_replay_killed_before_it_rebuilt_its_indexes_leaves_them_to_the_next_process(

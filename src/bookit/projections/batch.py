@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
@@ -224,8 +225,16 @@ _SLOT = select(waitlist_slots).where(waitlist_slots.c.slot_id == bindparam("slot
 class Batch:
     """Everything one batch of events changes in the read models, written by `flush`."""
 
-    def __init__(self, conn: Connection, known_timers: KnownTimers | None = None) -> None:
+    def __init__(
+        self,
+        conn: Connection | None,
+        known_timers: KnownTimers | None = None,
+        slots: Callable[[str], Mapping[Any, Any]] | None = None,
+    ) -> None:
+        """`conn`: where `flush` writes, and earlier batches' slots are read; None for a batch
+        built in another process (a replay's: rebuild_process.py), which reads them by `slots`."""
         self.conn = conn
+        self._slots = slots
         self.venues = Rows(venues)
         self.venue_rules = Rows(venue_rules)
         self.admins = Rows(admins)
@@ -242,10 +251,13 @@ class Batch:
         row = self.waitlist_slots.get(slot_id)
         if row is not None:
             return row
+        if self._slots is not None:
+            return self._slots(slot_id)
+        assert self.conn is not None
         return self.conn.execute(_SLOT, {"slot_id": slot_id}).one()._mapping
 
-    def flush(self) -> None:
-        for rows in (
+    def _tables(self) -> tuple[Rows, ...]:
+        return (
             self.venues,
             self.venue_rules,
             self.admins,
@@ -254,7 +266,40 @@ class Batch:
             self.strikes,
             self.waitlist_slots,
             self.waitlist_entries,
-            self.due_timers,
-            self.audit,
-        ):
+        )
+
+    def pending(self) -> Pending:
+        """What `flush` would write, as plain data another process can be sent."""
+        timers = self.due_timers
+        return Pending(
+            [(rows.inserted, rows.updated) for rows in self._tables()],
+            (timers.added, timers.dropped, timers.dropped_by_command),
+            self.audit.rows,
+        )
+
+    @classmethod
+    def resumed(cls, conn: Connection, known_timers: KnownTimers | None, pending: Pending) -> Batch:
+        """A batch holding what another process's batch gathered, ready to `flush` here."""
+        batch = cls(conn, known_timers)
+        for rows, (inserted, updated) in zip(batch._tables(), pending.tables, strict=True):
+            rows.inserted, rows.updated = inserted, updated
+        timers = batch.due_timers
+        timers.added, timers.dropped, timers.dropped_by_command = pending.timers
+        batch.audit.rows = pending.audit
+        return batch
+
+    def flush(self) -> None:
+        assert self.conn is not None
+        for rows in self._tables():
             rows.flush(self.conn)
+        self.due_timers.flush(self.conn)
+        self.audit.flush(self.conn)
+
+
+@dataclass
+class Pending:
+    """A batch's changes as plain data (`Batch.pending`)."""
+
+    tables: list[tuple[dict[Any, Row], dict[Any, Row]]]
+    timers: tuple[dict[str, Row], list[dict[str, str]], list[dict[str, str]]]
+    audit: list[tuple[Any, ...]]

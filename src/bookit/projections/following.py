@@ -85,3 +85,21 @@ class TrackedFollower:
             page = page[done.count :]
             if done.stop or not done.count or (not page and not full):
                 return applied
+
+    def step_to(self, last: int, step: Callable[[Connection], None]) -> bool:
+        """One step on events read elsewhere, up to notification `last`: in one transaction,
+        check the position is where this follower left it, run `step`, move the position to
+        `last`. False, with nothing applied, if another worker moved it first."""
+        try:
+            with self.engine.begin() as conn:
+                position = position_of(conn, self.name)
+                if position != self.position:
+                    return False
+                step(conn)
+                if not advance(conn, self.name, position, last):
+                    conn.rollback()
+                    return False
+        except IntegrityError:
+            return False
+        self.position = last
+        return True

@@ -14,19 +14,17 @@ from typing import Any
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
-from eventsourcing.utils import resolve_topic
 from sqlalchemy import Connection, Engine
 
 from bookit import commands as c
 from bookit.projections import audit, bookings, due_timers, rules, waitlist
-from bookit.projections.audit_process import AuditRows
-from bookit.projections.batch import Batch, KnownTimers
+from bookit.projections.batch import Batch, KnownTimers, Pending
 from bookit.projections.following import Applied, TrackedFollower
 
 Handler = Callable[[Batch, Any], None]
 
 
-def _handlers_by_type() -> dict[type, list[Handler]]:
+def handlers_by_type() -> dict[type, list[Handler]]:
     by_type: dict[type, list[Handler]] = defaultdict(list)
     for module in (bookings, waitlist, due_timers, rules):
         for event_type, handler in module.HANDLERS.items():
@@ -40,22 +38,13 @@ class Projector(TrackedFollower):
     name = "read_models"
 
     def __init__(
-        self,
-        app: Application[Any],
-        engine: Engine,
-        batch_size: int = 500,
-        *,
-        from_empty: bool = False,
-        audit_rows: AuditRows | None = None,
+        self, app: Application[Any], engine: Engine, batch_size: int = 500, *, from_empty: bool = False
     ) -> None:
         """`from_empty`: the tables were emptied for this projector alone (a rebuild), so it can
-        know every due timer there is and skip the deletes that would find none. `audit_rows`:
-        the audit trail's rows, built by another process (a rebuild's)."""
+        know every due timer there is and skip the deletes that would find none."""
         super().__init__(app, engine, batch_size)
-        self._handlers = _handlers_by_type()
+        self._handlers = handlers_by_type()
         self._known_timers = KnownTimers() if from_empty else None
-        self._audit_rows = audit_rows
-        self._handled_topics: dict[str, bool] = {}  # topic -> whether any handler reads its events
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
         """Apply everything new; returns how many events were applied."""
@@ -63,37 +52,24 @@ class Projector(TrackedFollower):
 
     def apply_all(self, conn: Connection, events: Iterable[tuple[int, Any]]) -> None:
         batch = Batch(conn, self._known_timers)
-        for position, event in events:
-            for handler in self._handlers.get(type(event), ()):
-                handler(batch, event)
-            audit.record(batch, event, position)
+        gather(batch, self._handlers, events)
         batch.flush()
+
+    def apply_pending(self, conn: Connection, pending: Pending) -> None:
+        """Write what another process gathered from the next events (a replay's other half)."""
+        Batch.resumed(conn, self._known_timers, pending).flush()
 
     def _apply_page(self, conn: Connection, notifications: Sequence[Notification]) -> Applied:
-        events = ((n.id, self.app.mapper.to_domain_event(n)) for n in notifications)
-        if self._audit_rows is None:
-            self.apply_all(conn, events)
-            return Applied(len(notifications))
-        # Only the events some handler reads are decoded here; the audit rows come built.
-        batch = Batch(conn, self._known_timers)
-        decode = self.app.mapper.to_domain_event
-        for notification in notifications:
-            if self._handled(notification.topic):
-                event = decode(notification)
-                for handler in self._handlers[type(event)]:
-                    handler(batch, event)
-        rows = self._audit_rows.rows_for(notifications)  # taken last: the other process is busy too
-        if rows is None:
-            rows = [audit.row(decode(n), n.id) for n in notifications]
-        batch.audit.rows = rows
-        batch.flush()
+        self.apply_all(conn, ((n.id, self.app.mapper.to_domain_event(n)) for n in notifications))
         return Applied(len(notifications))
 
-    def _handled(self, topic: str) -> bool:
-        handled = self._handled_topics.get(topic)
-        if handled is None:
-            handled = self._handled_topics[topic] = resolve_topic(topic) in self._handlers
-        return handled
+
+def gather(batch: Batch, handlers: dict[type, list[Handler]], events: Iterable[tuple[int, Any]]) -> None:
+    """Let every handler of each event, and the audit trail, record what it changes in `batch`."""
+    for position, event in events:
+        for handler in handlers.get(type(event), ()):
+            handler(batch, event)
+        audit.record(batch, event, position)
 
 
 class ReadModels:
