@@ -15,7 +15,8 @@ the page, in one transaction. A child that fails, or stops sending, leaves its p
 parent; either way the tables end as one process would leave them.
 
 A child is only forked from a process with one thread (a fork copies no other thread, nor the
-locks they held) and for a store another process can open (not the in-memory one).
+locks they held) and for a store another process can open (not the in-memory one). So on
+PostgreSQL, whose connection pool runs threads of its own, a replay runs in one process.
 """
 
 from __future__ import annotations
