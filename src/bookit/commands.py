@@ -281,6 +281,14 @@ class Tick(Command):
     actor: Actor = SYSTEM
     now: datetime
 
+    @field_validator("now", mode="before")
+    @classmethod
+    def _not_a_number(cls, value: Any) -> Any:
+        # pydantic would read a number as seconds since 1970: on the bus, that is a mistake.
+        if isinstance(value, int | float):
+            raise ValueError("now must be an ISO 8601 instant with a UTC offset, not a number")
+        return value
+
     @field_validator("now")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:

@@ -87,6 +87,12 @@ def test_tick_needs_an_instant_with_offset() -> None:
     assert "now" in bad(c.Tick, now=datetime(2026, 12, 1, 9, 0)).message
 
 
+@pytest.mark.parametrize("now", [1.5, 0, 1_700_000_000, True])
+def test_a_tick_at_a_number_is_refused_not_read_as_seconds_since_1970(now: object) -> None:
+    """Found by the bus fuzzer: `{"type": "Tick", "now": 1.5}` ticked at 1970-01-01T00:00:01Z."""
+    assert "not a number" in bad(c.Tick, now=now).message
+
+
 # Bus bodies
 
 
