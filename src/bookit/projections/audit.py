@@ -32,6 +32,19 @@ def _plain(value: Any) -> Any:
 # store (whose dict keys are all strings), without first copying every value: the encoder turns
 # instants and ids into text as it meets them. This runs for every stored event.
 _DATA = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=_plain)
+# `JSONEncoder.encode` makes a new C encoder for every call, which costs as much as the
+# encoding of a few fields: this one is made once, with `_DATA`'s settings (event data holds
+# no cycles to check for). Where the C encoder is missing, `_DATA` itself.
+_make = getattr(json.encoder, "c_make_encoder", None)
+_C_DATA = (
+    None
+    if _make is None
+    else _make(None, _plain, json.encoder.encode_basestring_ascii, None, ":", ",", True, False, True)
+)
+
+
+def _encoded(data: dict[str, Any]) -> str:
+    return _DATA.encode(data) if _C_DATA is None else "".join(_C_DATA(data, 0))
 
 
 def _text(value: Any) -> str | None:
@@ -71,5 +84,5 @@ def row(e: Any, position: int) -> tuple[Any, ...]:
         state["command_id"],
         _text(e.originator_id if of_booking else state.get("booking_id")),
         _text(state.get("entry_id") or state.get("waitlist_entry_id")),
-        _DATA.encode(data),
+        _encoded(data),
     )
