@@ -75,6 +75,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Debian's SQLite zeroes every deleted row on disk (SECURE_DELETE), so emptying the tables
+    # for a replay wrote them all out again (a commit of 20-30 ms per 10 000 events). Nothing
+    # here is secret from the event store, which keeps every event for good.
+    cursor.execute("PRAGMA secure_delete=OFF")
     cursor.close()
 
 
