@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 from uuid import uuid4
 
 import pytest
-from sqlalchemy import Engine, delete, inspect, update
+from eventsourcing.persistence import Notification
+from sqlalchemy import Connection, Engine, delete, inspect, update
 
 from bookit import commands as c
 from bookit.demo.simulation import ADMIN, Simulation
 from bookit.projections import rebuild as rebuilding
 from bookit.projections.batch import Batch
 from bookit.projections.database import make_engine
+from bookit.projections.following import Applied
 from bookit.projections.projector import Projector, gather, handlers_by_type
 from bookit.projections.rebuild import dump, rebuild
 from bookit.projections.rebuild_process import OtherHalf, childs, page_range, pages
@@ -190,6 +192,31 @@ def test_a_replay_killed_before_it_rebuilt_its_indexes_leaves_them_to_the_next_p
     make_engine(str(engine.url)).dispose()
     names = {index["name"] for table in PROJECTED for index in inspect(engine).get_indexes(table.name)}
     assert names == {index.name for table in PROJECTED for index in table.indexes}
+
+
+def test_a_replay_that_another_worker_overtakes_stands_down_and_the_rows_end_right(
+    fortnight: tuple[Simulation, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another worker's projector applies the page after the replay's first: the replay stops
+    there, since its knowledge of the due timers would be wrong from then on (carrying on, it
+    would skip deletes of timers the other worker added), and the live projector finishes."""
+    sim, live = fortnight
+    monkeypatch.setattr(rebuilding, "REBUILD_BATCH", 500)
+    other = Projector(sim.service.app, sim.service.engine, batch_size=500)
+    overtaken: list[int] = []
+
+    def one_page(conn: Connection, page: Sequence[Notification]) -> Applied:
+        other.apply_all(conn, ((n.id, sim.service.app.mapper.to_domain_event(n)) for n in page))
+        return Applied(len(page), stop=True)
+
+    def overtake(_count: int) -> None:
+        if not overtaken:
+            overtaken.append(other.follow(one_page))
+
+    applied = rebuild(sim.service.app, sim.service.engine, overtake)
+    assert overtaken == [500] and applied == 500
+    Projector(sim.service.app, sim.service.engine).catch_up()
+    assert dump(sim.service.engine) == live
 
 
 def test_events_stored_while_a_replay_runs_are_replayed_too(

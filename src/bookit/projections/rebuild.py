@@ -49,7 +49,10 @@ def _load(app: Application[Any], engine: Engine, progress: Callable[[int], None]
     gc.disable()
     try:
         projector = Projector(app, engine, batch_size=REBUILD_BATCH, from_empty=True)
-        return _halves(projector, progress) + projector.catch_up(progress)  # + what came since
+        applied, whole = _halves(projector, progress)
+        # Then what was stored since it began; unless another worker applied a page first, and
+        # the rebuild stands down (its known timers would no longer be all there are).
+        return applied + projector.catch_up(progress) if whole else applied
     finally:
         if collecting:
             gc.enable()
@@ -58,8 +61,9 @@ def _load(app: Application[Any], engine: Engine, progress: Callable[[int], None]
                 index.create(conn, checkfirst=True)
 
 
-def _halves(projector: Projector, progress: Callable[[int], None] | None) -> int:
-    """The log as it ends now, page by page, most gathered by a child process."""
+def _halves(projector: Projector, progress: Callable[[int], None] | None) -> tuple[int, bool]:
+    """The log as it ends now, page by page, most gathered by a child process: how many events
+    were applied, and whether all were (False: another worker applied a page first)."""
     app, size = projector.app, REBUILD_BATCH
     end = app.recorder.max_notification_id() or 0
     other = OtherHalf(app, end, size)
@@ -79,13 +83,13 @@ def _halves(projector: Projector, progress: Callable[[int], None] | None) -> int
             if not ids:
                 continue  # a gap in the ids as wide as a page
             if not projector.step_to(ids[-1], step):
-                return applied  # another worker applied these first
+                return applied, False  # another worker applied these first
             applied += len(ids)
             if progress is not None:
                 progress(len(ids))
     finally:
         other.close()
-    return applied
+    return applied, True
 
 
 @dataclass
