@@ -11,9 +11,14 @@ one that met events stored while it ran.
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -216,6 +221,49 @@ def test_a_replay_that_another_worker_overtakes_stands_down_and_the_rows_end_rig
     applied = rebuild(sim.service.app, sim.service.engine, overtake)
     assert overtaken == [500] and applied == 500
     Projector(sim.service.app, sim.service.engine).catch_up()
+    assert dump(sim.service.engine) == live
+
+
+def _processes_with(marker: str) -> int:
+    found = 0
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            found += marker.encode() in cmdline.read_bytes()
+        except OSError:
+            continue  # gone meanwhile
+    return found
+
+
+def test_a_replay_killed_half_way_leaves_no_child_process_behind(
+    fortnight: tuple[Simulation, dict[str, Any]],
+) -> None:
+    """`kill -9` of a replay: its child notices it has no parent and exits, rather than wait
+    for ever to hand on a page."""
+    sim, live = fortnight
+    marker = f"replay-{uuid4()}"
+    script = f"""
+import os, signal, sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from test_replay_same_rows import _processes_with
+from bookit.bootstrap import bootstrap
+from bookit.projections import rebuild
+rebuild.REBUILD_BATCH = 200
+service = bootstrap({str(sim.service.home)!r})
+
+def die(_count):
+    print(_processes_with({marker!r}), flush=True)  # this one and its child
+    os.kill(os.getpid(), signal.SIGKILL)
+
+rebuild.rebuild(service.app, service.engine, die)
+"""
+    done = subprocess.run([sys.executable, "-c", script, marker], capture_output=True, text=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert done.stdout.split() == ["2"]
+    deadline = time.monotonic() + 15
+    while _processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_with(marker) == 0
+    rebuild(sim.service.app, sim.service.engine)  # the fortnight's rows back, for what follows
     assert dump(sim.service.engine) == live
 
 

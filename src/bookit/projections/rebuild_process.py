@@ -22,8 +22,10 @@ PostgreSQL, whose connection pool runs threads of its own, a replay runs in one 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any, cast
 from uuid import UUID
@@ -105,6 +107,7 @@ class OtherHalf:
 
 def _gather(env: dict[str, str], mapper: Mapper[Any], end: int, size: int, out: Any) -> None:
     """The child: the batch of each of its pages, in order, then None."""
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
     factory = InfrastructureFactory.construct(env)
     try:
         recorder = factory.application_recorder()
@@ -128,3 +131,11 @@ def _gather(env: dict[str, str], mapper: Mapper[Any], end: int, size: int, out: 
     finally:
         out.put(None)
         factory.close()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    """A child whose parent was killed has nobody to take its pages: it exits at once, wherever
+    it is waiting (for room in the queue, or for the queue's thread to hand the last on)."""
+    while os.getppid() == parent:
+        time.sleep(_POLL_S)
+    os._exit(0)
