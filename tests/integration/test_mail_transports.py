@@ -101,6 +101,19 @@ def test_a_message_already_read_by_a_mail_client_is_not_delivered_again(tmp_path
     assert len(outbox.messages()) == 1
 
 
+def test_a_batch_skips_exactly_the_messages_already_read(tmp_path: Path) -> None:
+    """cur/ is listed once for a whole batch: the read ones are skipped, the others land."""
+    outbox = MaildirOutbox(tmp_path)
+    outbox.deliver_all([offer(f"<offer-{n}@bookit>") for n in range(2)])
+    for file in delivered_files(tmp_path):
+        file.rename(tmp_path / "cur" / f"{file.name}:2,S")
+
+    outbox.deliver_all([offer(f"<offer-{n}@bookit>") for n in range(4)])
+
+    assert sorted(f.parent.name for f in delivered_files(tmp_path)) == ["cur", "cur", "new", "new"]
+    assert len(outbox.messages()) == 4
+
+
 def test_a_batch_lands_whole_once_per_message_id_and_leaves_nothing_in_tmp(tmp_path: Path) -> None:
     outbox = MaildirOutbox(tmp_path)
     outbox.deliver(offer("<first@bookit>"))

@@ -72,6 +72,9 @@ class OneByOne:
         return delivered
 
 
+_NAME_LENGTH = 64  # a message's file name: the SHA-256 of its Message-ID, in hex
+
+
 class MaildirOutbox:
     """Delivers into a Maildir, at most once per Message-ID.
 
@@ -116,8 +119,9 @@ class MaildirOutbox:
         seen: set[str] = set()  # the same Message-ID twice in one batch is one file
         try:
             try:
+                read = self._read_names() if named else set()
                 for name, message in named:
-                    if name not in seen and not self._already_delivered(name):
+                    if name not in seen and not self._already_delivered(name, read):
                         written.append((name, self._write(name, message.as_bytes(policy=default_policy))))
                     seen.add(name)
                 for _name, tmp in written:
@@ -146,12 +150,15 @@ class MaildirOutbox:
         found.sort(key=lambda item: (item[0], item[1]))
         return [message for _, _, message in found]
 
-    def _already_delivered(self, name: str) -> bool:
-        # A mail client moves read messages to cur/ and appends ":2,<flags>" to the name.
-        if os.path.exists(self.path / "new" / name):
-            return True
-        with os.scandir(self.path / "cur") as read:  # plain listing: glob compiles a pattern per call
-            return any(entry.name.startswith(name) for entry in read)
+    def _already_delivered(self, name: str, read: set[str]) -> bool:
+        return name in read or os.path.exists(self.path / "new" / name)
+
+    def _read_names(self) -> set[str]:
+        """The names of the messages in cur/: a mail client moves a message there once read and
+        appends ":2,<flags>" to its name. Listed once a batch, not once a message: cur/ grows
+        with everything people have read."""
+        with os.scandir(self.path / "cur") as read:
+            return {entry.name[:_NAME_LENGTH] for entry in read}
 
     def _write(self, name: str, data: bytes) -> str:
         """The message's bytes in a new file under tmp/ (not yet synced); returns its path."""
