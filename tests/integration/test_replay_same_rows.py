@@ -34,7 +34,7 @@ from bookit.projections.database import make_engine
 from bookit.projections.following import Applied
 from bookit.projections.projector import Projector, gather, handlers_by_type
 from bookit.projections.rebuild import dump, rebuild
-from bookit.projections.rebuild_process import OtherHalf, childs, page_range, pages
+from bookit.projections.rebuild_process import ChildPages, childs, page_range, pages
 from bookit.projections.tables import PROJECTED, bookings, positions
 
 SLOTS = (("09:00", "11:00"), ("10:00", "12:00"), ("14:00", "16:00"))
@@ -161,7 +161,7 @@ def test_the_child_process_gathers_its_pages_as_this_one_would(
     app = sim.service.app
     assert threading.active_count() == 1  # else no child is forked, and this proves nothing
     end, size = app.recorder.max_notification_id(), 150
-    other = OtherHalf(app, end, size)
+    other = ChildPages(app, end, size)
     joins_of_older_slots = 0
     try:
         for k in filter(childs, range(pages(size, end))):

@@ -56,7 +56,7 @@ class Projector(TrackedFollower):
         batch.flush()
 
     def apply_pending(self, conn: Connection, pending: Pending) -> None:
-        """Write what another process gathered from the next events (a replay's other half)."""
+        """Write what another process gathered from the next events (the child process of a replay)."""
         Batch.resumed(conn, self._known_timers, pending).flush()
 
     def _apply_page(self, conn: Connection, notifications: Sequence[Notification]) -> Applied:

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, delete, select, update
 
 from bookit.projections.database import make_engine
 from bookit.projections.projector import Projector
-from bookit.projections.rebuild_process import OtherHalf, page_range, pages
+from bookit.projections.rebuild_process import ChildPages, page_range, pages
 from bookit.projections.tables import PROJECTED, positions
 
 REBUILD_BATCH = 1000
@@ -49,7 +49,7 @@ def _load(app: Application[Any], engine: Engine, progress: Callable[[int], None]
     gc.disable()
     try:
         projector = Projector(app, engine, batch_size=REBUILD_BATCH, from_empty=True)
-        applied, whole = _halves(projector, progress)
+        applied, whole = _by_pages(projector, progress)
         # Then what was stored since it began; unless another worker applied a page first, and
         # the rebuild stands down (its known timers would no longer be all there are).
         return applied + projector.catch_up(progress) if whole else applied
@@ -61,16 +61,16 @@ def _load(app: Application[Any], engine: Engine, progress: Callable[[int], None]
                 index.create(conn, checkfirst=True)
 
 
-def _halves(projector: Projector, progress: Callable[[int], None] | None) -> tuple[int, bool]:
+def _by_pages(projector: Projector, progress: Callable[[int], None] | None) -> tuple[int, bool]:
     """The log as it ends now, page by page, most gathered by a child process: how many events
     were applied, and whether all were (False: another worker applied a page first)."""
     app, size = projector.app, REBUILD_BATCH
     end = app.recorder.max_notification_id() or 0
-    other = OtherHalf(app, end, size)
+    child = ChildPages(app, end, size)
     applied = 0
     try:
         for k in range(pages(size, end)):
-            got = other.take(k) if other.has(k) else None
+            got = child.take(k) if child.has(k) else None
             if got is not None:
                 ids, pending = got
                 step = functools.partial(projector.apply_pending, pending=pending)
@@ -88,7 +88,7 @@ def _halves(projector: Projector, progress: Callable[[int], None] | None) -> tup
             if progress is not None:
                 progress(len(ids))
     finally:
-        other.close()
+        child.close()
     return applied, True
 
 

@@ -57,7 +57,7 @@ def childs(k: int) -> bool:
     return k % 3 != 0
 
 
-class OtherHalf:
+class ChildPages:
     """Two pages in three of the log up to `end` (`childs`), gathered by a child process."""
 
     def __init__(self, app: Application[Any], end: int, size: int) -> None:

@@ -72,7 +72,7 @@ class OneByOne:
         return delivered
 
 
-_NAME_LENGTH = 64  # a message's file name: the SHA-256 of its Message-ID, in hex
+_NAME_LENGTH = hashlib.sha256().digest_size * 2  # a file name: its Message-ID's SHA-256 in hex
 
 
 class MaildirOutbox:
