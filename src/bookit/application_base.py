@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -24,7 +24,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 
 from bookit import commands as c
 from bookit.aggregates.admins import AdminRoster
-from bookit.aggregates.base import Cause
+from bookit.aggregates.base import Cause, project
 from bookit.aggregates.booking import Booking
 from bookit.aggregates.receipt import CommandReceipt
 from bookit.aggregates.transcodings import register_value_objects
@@ -201,18 +201,14 @@ class ApplicationBase(Application[UUID]):
         if group is not None:
             group.check(ident)  # changed in the group and not saved yet: it decides after the save
         if snapshotted:
-            stored: Aggregate = self.repository.get(ident)
+            stored: Aggregate = self.repository.get(ident, projector_func=project)
             return stored
         read = group.read(ident) if group is not None else None
         events = self.events.get(ident) if read is None else map(self.mapper.to_domain_event, read)
-        # The library's projector asserts each event against a runtime Protocol, which costs
-        # more than applying it; every stored event of ours is an Aggregate.Event.
-        aggregate: Any = None
-        for event in events:
-            aggregate = cast(Aggregate.Event, event).mutate(aggregate)
+        aggregate = project(None, events)
         if aggregate is None:
             raise AggregateNotFoundError(ident)
-        return cast(Aggregate, aggregate)
+        return aggregate
 
     def _booking(self, booking_id: UUID) -> Booking:
         return self._get(Booking, booking_id, "booking")

@@ -506,3 +506,21 @@ def test_every_kinds_text_part_reads_alone_with_each_link_written_out(kind: str)
 def test_the_offer_says_the_time_left_as_people_say_it(minutes: int, said: str) -> None:
     text, _ = bodies(wire(compose("waitlist-offer", context=context("waitlist-offer", minutes=minutes))))
     assert f"({said} left)" in text.splitlines()[1]
+
+
+def test_a_service_compiles_every_template_before_its_first_email(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`bookit run` compiles the templates at start-up: after that no email reads one from disk,
+    so a long-running service's first batch does not pay for compiling them."""
+    from bookit.adapters.mail.compose import _environments, compile_templates
+
+    _environments.cache_clear()  # as in a new process
+    compile_templates()
+    loader = _environments()[0].loader
+    assert loader is not None
+
+    def no_reading(*args: object) -> None:
+        raise AssertionError("a template was read from disk after compile_templates()")
+
+    monkeypatch.setattr(type(loader), "get_source", no_reading)
+    for kind in KINDS:
+        assert compose(kind)["Subject"]

@@ -12,9 +12,10 @@ insists that every event class of an aggregate with a TOPIC has its own, includi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Self
+from typing import Any, Self, cast
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -71,3 +72,12 @@ class DomainAggregate(Aggregate):
             timestamp=cause.at,
             **fields,
         )
+
+
+def project(aggregate: Any, events: Iterable[Any]) -> Any:
+    """Apply stored events (a snapshot first, if any) in order: the library's projector without
+    its assertion of each event against a runtime Protocol, which costs more on Python 3.11 than
+    applying the event. Every stored event of ours is an `Aggregate.Event`."""
+    for event in events:
+        aggregate = cast(Aggregate.Event, event).mutate(aggregate)
+    return aggregate

@@ -69,6 +69,10 @@ def run_service(service: Service, settings: Settings, stop: threading.Event) -> 
     """Serve the link pages and the HTTP API, and tick (or work the bus, or follow), until
     `stop` is set."""
     pages = _serve_pages(service, settings, stop) if settings.http else None
+    if settings.role != COMMANDS:  # this process sends the emails
+        from bookit.adapters.mail.compose import compile_templates
+
+        compile_templates()
     try:
         if settings.role == FOLLOWERS:
             from bookit.entrypoints.followers import run_followers

@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Engine
 
 from bookit import commands as c
 from bookit.adapters.mail import Delivered, MailDeliveryError, Outbox, compose_email
-from bookit.aggregates.base import SYSTEM, derived_id, event_id
+from bookit.aggregates.base import SYSTEM, derived_id, event_id, project
 from bookit.aggregates.booking import Booking
 from bookit.aggregates.receipt import CommandReceipt
 from bookit.aggregates.venue import Venue
@@ -179,11 +179,13 @@ class Mailer(TrackedFollower):
         # aggregate is what its first event says, without reading it back from the store.
         if isinstance(event, Aggregate.Created):
             return event.mutate(None)
-        return self.app.repository.get(event.originator_id, version=event.originator_version)
+        return self.app.repository.get(
+            event.originator_id, version=event.originator_version, projector_func=project
+        )
 
     def _venue(self, venue_id: str) -> Venue:
         if venue_id not in self._venues:
-            venue: Any = self.app.repository.get(Venue.id_for(venue_id))
+            venue: Any = self.app.repository.get(Venue.id_for(venue_id), projector_func=project)
             assert isinstance(venue, Venue)
             self._venues[venue_id] = venue
         return self._venues[venue_id]
