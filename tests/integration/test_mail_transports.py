@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import mailbox
+import resource
+import signal
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -131,6 +133,36 @@ def test_a_batch_lands_whole_once_per_message_id_and_leaves_nothing_in_tmp(tmp_p
     assert ids == ["<first@bookit>", "<second@bookit>", "<third@bookit>"]
     assert list((tmp_path / "tmp").iterdir()) == []
     assert all(message["X-BookIT-Entry"] == "wl-7" for message in outbox.messages())
+
+
+def test_a_batch_with_one_file_the_disk_refuses_delivers_none_and_leaves_nothing_in_tmp(
+    tmp_path: Path,
+) -> None:
+    """The batch's files are written by several threads at once; when the disk refuses one (here
+    a real EFBIG: a file-size limit below one message's size), none is linked into new/, every
+    file already written is removed, and the error names the Maildir, to be retried whole."""
+    outbox = MaildirOutbox(tmp_path)
+    batch = [offer(f"<offer-{n}@bookit>") for n in range(12)]
+    big = EmailMessage()
+    big["Message-ID"] = "<big@bookit>"
+    big.set_content("x" * 200_000)
+    batch[7] = big
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    ignored = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a killed process
+    resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, hard))
+    try:
+        delivered = outbox.deliver_all(batch)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, ignored)
+
+    assert isinstance(delivered.error, MailDeliveryError)
+    assert str(tmp_path) in str(delivered.error)
+    assert delivered_files(tmp_path) == []
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+    assert outbox.deliver_all(batch).error is None  # retried whole once the disk allows it
+    assert len(outbox.messages()) == 12
 
 
 def test_different_messages_are_all_kept_oldest_first(tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ import hashlib
 import os
 import smtplib
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -73,6 +74,7 @@ class OneByOne:
 
 
 _NAME_LENGTH = hashlib.sha256().digest_size * 2  # a file name: its Message-ID's SHA-256 in hex
+WRITERS = 8  # threads writing and syncing one batch's files
 
 
 class MaildirOutbox:
@@ -107,8 +109,8 @@ class MaildirOutbox:
         """Deliver each message durably: its file is synced before it is linked into new/, and
         new/ itself is synced once, after the last link, before this returns.
 
-        The files are all written first and synced after: the first sync puts the others' data
-        on disk with it (one journal commit), so a batch costs about two syncs, not two each."""
+        The files are written and synced by several threads at once (`_write_in_parallel`), and
+        linked in order once all are on disk; new/ is synced once for the batch."""
         named = []
         for message in messages:
             message_id = message["Message-ID"]
@@ -120,12 +122,12 @@ class MaildirOutbox:
         try:
             try:
                 read = self._read_names() if named else set()
+                due: list[tuple[str, bytes]] = []
                 for name, message in named:
                     if name not in seen and not self._already_delivered(name, read):
-                        written.append((name, self._write(name, message.as_bytes(policy=default_policy))))
+                        due.append((name, message.as_bytes(policy=default_policy)))
                     seen.add(name)
-                for _name, tmp in written:
-                    _fsync_file(tmp)
+                _write_in_parallel(self._write_synced, due, written)
                 for name, tmp in written:
                     self._link(tmp, self.path / "new" / name)
                 if named:
@@ -160,12 +162,14 @@ class MaildirOutbox:
         with os.scandir(self.path / "cur") as read:
             return {entry.name[:_NAME_LENGTH] for entry in read}
 
-    def _write(self, name: str, data: bytes) -> str:
-        """The message's bytes in a new file under tmp/ (not yet synced); returns its path."""
+    def _write_synced(self, name: str, data: bytes) -> str:
+        """The message's bytes in a new file under tmp/, on disk; returns its path."""
         fd, tmp = tempfile.mkstemp(prefix=f"{name}.", dir=self.path / "tmp")
         try:
             with os.fdopen(fd, "wb") as file:
                 file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
         except BaseException:
             os.unlink(tmp)
             raise
@@ -241,12 +245,23 @@ def _sent_at(message: EmailMessage) -> datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
-def _fsync_file(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _write_in_parallel(
+    write: Callable[[str, bytes], str], due: list[tuple[str, bytes]], written: list[tuple[str, str]]
+) -> None:
+    """Each message written and synced by one of several threads, its (name, temporary file)
+    appended to `written`: a file's creation and its sync mostly wait on the disk's journal,
+    and syncs that wait together are committed together. If any fails, the first error is
+    raised once all have finished, so every file written is in `written` to be removed."""
+    if len(due) < 2:
+        written.extend((name, write(name, data)) for name, data in due)
+        return
+    with ThreadPoolExecutor(min(WRITERS, len(due))) as pool:
+        futures = [(name, pool.submit(write, name, data)) for name, data in due]
+    errors = [future.exception() for _, future in futures]
+    written.extend((name, future.result()) for name, future in futures if future.exception() is None)
+    for error in errors:
+        if error is not None:
+            raise error
 
 
 def _fsync_dir(path: Path) -> None:
