@@ -32,7 +32,7 @@ def derived_id(*parts: object) -> UUID:
     return _named("/".join(str(part) for part in parts))
 
 
-@functools.lru_cache(maxsize=1 << 14)
+@functools.lru_cache(maxsize=4096)  # about 400 bytes each: 1.6 MB at most
 def _named(key: str) -> UUID:
     # One event's id is asked for by the projector, the mailer and the relay, and a tick names
     # each reminder's booking, receipt and timer more than once: uuid5's SHA-1 is done once.
