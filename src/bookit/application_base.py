@@ -12,7 +12,7 @@ worker (optimistic concurrency) is decided again from fresh copies, a bounded nu
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -32,8 +32,9 @@ from bookit.aggregates.venue import Venue
 from bookit.aggregates.venue_day import VenueDay
 from bookit.aggregates.waitlist import WaitlistSlot
 from bookit.config import Rules
-from bookit.errors import BadInput, NotFound, Refused
+from bookit.errors import BadInput, BookitError, NotFound, Refused
 from bookit.localtime import parse_date, parse_time, to_utc
+from bookit.store_reads import stored_among
 from bookit.unit_of_work import Group, Result
 
 A = TypeVar("A", bound=Aggregate)
@@ -74,21 +75,37 @@ class ApplicationBase(Application[UUID]):
 
     # The one entry point
 
-    def handle(self, command: c.Command, now: datetime) -> Outcome:
-        """Run a command once; a repeated command_id gets the first outcome back."""
+    def handle(self, command: c.Command, now: datetime, unseen: bool = False) -> Outcome:
+        """Run a command once; a repeated command_id gets the first outcome back.
+
+        `unseen`: the caller has just read that this command_id has no receipt (a batch asks
+        for all of its commands in one query, `unhandled`), so the first attempt does not ask
+        again. If another worker stores its receipt meanwhile, this attempt's save loses on
+        that receipt and the next attempt reads it; a refusal is checked against it first."""
         use_case = self._use_cases.get(type(command))
         if use_case is None:
             raise BadInput(f"no handler for {type(command).__name__}", "unknown_command")
         cause = Cause(actor=command.actor, command_id=str(command.command_id), at=now)
-        for _attempt in range(MAX_ATTEMPTS):
-            earlier = self.outcome_of(command.command_id)
+        for attempt in range(MAX_ATTEMPTS):
+            trusted = unseen and attempt == 0
+            earlier = None if trusted else self.outcome_of(command.command_id)
             if earlier is not None:
                 return earlier
             try:
                 return use_case(command, cause)
             except (IntegrityError, StaleCopy):
                 continue  # someone saved first: reload and decide again
+            except BookitError:
+                earlier = self.outcome_of(command.command_id) if trusted else None
+                if earlier is not None:
+                    return earlier  # handled elsewhere since the batch looked: its outcome
+                raise
         raise LostRace(MAX_ATTEMPTS)
+
+    def unhandled(self, command_ids: Iterable[str]) -> set[str]:
+        """Which of these command_ids have no receipt in the store, in one query."""
+        wanted = {CommandReceipt.id_for(cid): cid for cid in command_ids}
+        return set(wanted.values()) - {wanted[found] for found in stored_among(self, wanted)}
 
     def handle_all(self, commands: Sequence[c.Command], now: datetime) -> list[Result]:
         """Run system commands at `now`, their effects stored together (`unit_of_work.py`):

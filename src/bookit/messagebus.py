@@ -62,10 +62,11 @@ class MessageBus:
             self.settle(now)
             return outcome
 
-    def run(self, command: c.Command, now: datetime) -> Outcome:
-        """Run one command at `now` without settling (the ticker settles once for many)."""
+    def run(self, command: c.Command, now: datetime, unseen: bool = False) -> Outcome:
+        """Run one command at `now` without settling (the ticker settles once for many).
+        `unseen`: see `ApplicationBase.handle`."""
         with self._turn:
-            return self.app.handle(command, now)
+            return self.app.handle(command, now, unseen=unseen)
 
     def run_all(self, commands: Sequence[c.Command], now: datetime) -> list[Result]:
         """Run system commands at `now` as one group, without settling: each one's outcome or

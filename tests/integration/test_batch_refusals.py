@@ -84,3 +84,64 @@ def test_a_redelivered_refusal_and_a_repeated_id_in_one_batch_are_answered_as_fi
     assert answers[1]["code"] == "venue_exists" and answers[3] == answers[1]
     assert answers[2] == {"ok": True, "result": {"venue_id": "annex"}}
     assert recorded(service) == 2  # `taken` once, `twice` once
+
+
+def booking(venue_id: str, start: str) -> dict[str, Any]:
+    return {
+        "type": "BookVenue",
+        "command_id": str(uuid4()),
+        "actor": "bob@example.org",
+        "venue_id": venue_id,
+        "date": "2026-12-05",
+        "start": start,
+        "end": f"{int(start[:2]) + 1:02d}:00",
+    }
+
+
+def stored_events(service: Service) -> int:
+    return service.app.recorder.max_notification_id() or 0
+
+
+def test_a_batch_asks_for_its_receipts_once_and_a_repeated_command_is_answered_from_its_receipt(
+    service: Service,
+) -> None:
+    """The batch reads which of its commands have receipts in one query, and the commands that
+    had none skip asking again; a command handled before (a redelivery), or earlier in the same
+    batch, still hears its first outcome and changes nothing."""
+    worker = CommandWorker(service, lambda: NOW)
+    service.bus.handle(c.RegisterVenue(actor=SYSTEM, name="Hall", tz="UTC"))
+    done = booking("hall", "10:00")
+    first = worker.outcome(json.dumps(done))
+    assert first["ok"]
+    again, fresh = booking("hall", "12:00"), booking("hall", "14:00")
+    assert service.app.unhandled([done["command_id"], again["command_id"]]) == {again["command_id"]}
+
+    before = stored_events(service)
+    replies = [reply for _m, reply in batching.run_batch(worker, delivered([done, again, fresh, again]))]
+
+    assert replies[0] == first
+    assert replies[1]["ok"] and replies[3] == replies[1]
+    assert replies[2]["ok"] and replies[2]["result"]["booking_id"] != replies[1]["result"]["booking_id"]
+    # Two bookings, each a booking, its venue-day's change and a receipt: nothing for the repeats.
+    assert stored_events(service) - before == 6
+
+
+def test_a_command_handled_elsewhere_after_the_batch_looked_hears_that_outcome_not_a_refusal(
+    service: Service,
+) -> None:
+    """Between the batch's look at its receipts and a command's turn, another worker may handle
+    the same command_id (a client that sent it twice). Run as unseen, the command then finds its
+    own booking in the way: the refusal is checked against the receipt, and the first outcome
+    is the answer. A save that races the other worker's loses on the receipt and rereads it."""
+    service.bus.handle(c.RegisterVenue(actor=SYSTEM, name="Hall", tz="UTC"))
+    command = c.parse_command(booking("hall", "10:00"))
+    first = service.app.handle(command, NOW)  # the other worker
+    before = stored_events(service)
+
+    assert service.app.handle(command, NOW, unseen=True) == first
+    assert stored_events(service) == before
+
+    confirm = c.ConfirmBooking(actor="bob@example.org", booking_id=first["booking_id"])
+    confirmed = service.app.handle(confirm, NOW)
+    assert service.app.handle(confirm, NOW, unseen=True) == confirmed
+    assert stored_events(service) == before + 2  # the confirmation and its receipt, once

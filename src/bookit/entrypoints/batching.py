@@ -72,10 +72,13 @@ def run_batch(
     stored, and a redelivery answers them from their receipts once the followers can run."""
     replies: list[tuple[Message, dict[str, Any]]] = []
     failed = False
-    refused = refusals_among(worker.service.engine, command_ids(messages))
+    ids = command_ids(messages)
+    refused = refusals_among(worker.service.engine, ids)
+    unhandled = worker.service.app.unhandled(ids)
     for message in messages:
         try:
-            replies.append((message, worker.outcome(message.body, settle=False, refused=refused)))
+            reply = worker.outcome(message.body, settle=False, refused=refused, unhandled=unhandled)
+            replies.append((message, reply))
         except Exception:
             log.exception("command failed; requeued for another try")
             message.requeue()

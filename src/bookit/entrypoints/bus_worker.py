@@ -66,12 +66,17 @@ class CommandWorker:
         self.clock = clock
 
     def outcome(
-        self, raw: bytes | str, settle: bool = True, refused: dict[str, Reply] | None = None
+        self,
+        raw: bytes | str,
+        settle: bool = True,
+        refused: dict[str, Reply] | None = None,
+        unhandled: set[str] | None = None,
     ) -> dict[str, Any]:
         """The reply to one message. With `settle=False` the command only runs (its own atomic
         save); the caller lets the followers catch up, once for a batch (see batching.py).
         `refused`: the batch's earlier refusals, read in one query (and kept up to date here)
-        instead of one query for this message."""
+        instead of one query for this message; `unhandled`, likewise, the batch's command_ids
+        that had no receipt when it looked."""
         try:
             body = decode(raw)
         except BadInput as error:
@@ -89,7 +94,10 @@ class CommandWorker:
             if settle or isinstance(command, c.Tick):  # a tick settles as it goes
                 result = bus.handle(command)
             else:
-                result = bus.run(command, bus.clock())
+                fresh = unhandled is not None and cid in unhandled
+                if unhandled is not None:
+                    unhandled.discard(cid)  # the same id again in this batch asks the store
+                result = bus.run(command, bus.clock(), unseen=fresh)
         except BookitError as error:
             reply = self._refuse(error, cid, raw)
             if refused is not None:
