@@ -7,6 +7,7 @@ the mailer or the bus.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,13 +16,16 @@ from urllib.parse import unquote, urlparse
 SCHEMA_LOCK_KEY = 0x426F6F6B4954  # "BookIT": any fixed key shared by every BookIT process
 
 
+SQLITE_LOCK_TIMEOUT = 30.0  # seconds a command waits for a busy embedded store before failing
+
+
 def store_env(home: Path, store: str) -> tuple[dict[str, str], str]:
     """eventsourcing settings and a SQLAlchemy URL for the read models."""
     if store == "sqlite":
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(home / "events.sqlite"),
-            "SQLITE_LOCK_TIMEOUT": "30",
+            "SQLITE_LOCK_TIMEOUT": f"{sqlite_lock_timeout():g}",
         }
         return env, f"sqlite:///{home / 'readmodels.sqlite'}"
     url = urlparse(store)
@@ -57,3 +61,18 @@ def schema_turn(store: str) -> Iterator[None]:
         raise OperationalError(str(error)) from error
     with conn:
         yield  # the lock ends with the session
+
+
+def sqlite_lock_timeout() -> float:
+    """How long a command waits for a busy events.sqlite: `BOOKIT_SQLITE_LOCK_TIMEOUT` seconds,
+    else 30."""
+    text = os.environ.get("BOOKIT_SQLITE_LOCK_TIMEOUT", "").strip()
+    if not text:
+        return SQLITE_LOCK_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 3600:
+        raise ValueError(f"BOOKIT_SQLITE_LOCK_TIMEOUT={text!r}: give seconds, more than 0 and at most 3600")
+    return seconds

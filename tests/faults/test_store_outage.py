@@ -249,7 +249,8 @@ def test_commands_wait_out_a_sqlite_store_held_busy_for_a_few_seconds(sqlite_hom
         service.close()
 
 
-LONG_LOCK = 35.0  # longer than the store's 30 s lock timeout
+LOCK_TIMEOUT = 5  # BOOKIT_SQLITE_LOCK_TIMEOUT for the test below (30 s by default)
+LONG_LOCK = 8.0  # longer than that
 
 
 @pytest.fixture
@@ -261,10 +262,12 @@ def rabbit(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def test_a_sqlite_store_busy_past_the_lock_timeout_gives_a_clear_error_and_the_worker_retries(
-    sqlite_home: Path, rabbit: Any
+    sqlite_home: Path, rabbit: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One long lock, two ways in: the local CLI must give up with a clear error and write
-    nothing; a bus worker must keep the command (requeue) and carry it out once the lock goes."""
+    nothing; a bus worker must keep the command (requeue) and carry it out once the lock goes.
+    The timeout is set short for the test, as an operator would set it."""
+    monkeypatch.setenv("BOOKIT_SQLITE_LOCK_TIMEOUT", str(LOCK_TIMEOUT))
     url, topology = rabbit
     args = ["--home", str(sqlite_home), "--bus", url, "--now", NOW, "run", "--every", "3600"]
     worker = servers.WorkerProcess(args, sqlite_home / "worker.log").start()
