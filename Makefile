@@ -39,8 +39,11 @@ browser:
 services:
 	@.ci/services
 
+# The end-to-end tests (a `bookit` process per command, a browser) on two workers, a file to
+# each; the rest, which share the servers (one of them stops RabbitMQ), in one process.
 test: $(STAMP) lint typecheck browser services
-	$(BIN)/pytest
+	$(BIN)/pytest tests/e2e -n 2 --dist loadfile
+	$(BIN)/pytest --ignore=tests/e2e
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
