@@ -28,6 +28,7 @@ import pytest
 
 from bookit import commands as c
 from bookit.adapters.bus_topology import Topology
+from bookit.aggregates.base import SYSTEM
 from bookit.bootstrap import Service, bootstrap
 from faults.harness import (
     BOOKIT,
@@ -143,6 +144,43 @@ def test_a_worker_whose_postgresql_sessions_are_killed_again_and_again_loses_and
     finally:
         service.close()
     print(f"\npostgresql outage: {killed[0]} sessions killed, {len(sent)} commands, all answered")
+
+
+def test_a_batch_whose_look_ups_lose_their_session_still_answers_every_command(pg: Any) -> None:
+    """A worker's batch first reads its earlier refusals and which of its commands have receipts,
+    one query each. When every session has just been killed, those queries fail; the batch must
+    not take the worker down with them (a CI run saw a worker exit so): each command then asks
+    for itself, with the store's own retries, and is answered."""
+    from kombu import Connection, Queue
+
+    from bookit.entrypoints import batching
+    from bookit.entrypoints.bus_worker import CommandWorker
+
+    _url, store, home, _topology = pg
+    service = bootstrap(home, store=store, clock=lambda: NOW_DT)
+    try:
+        service.bus.handle(c.RegisterVenue(actor=SYSTEM, name="Hall", tz="UTC"))
+        bodies = [
+            c.BookVenue(actor=USERS[n], venue_id="hall", date=DAY, start=s, end=e).model_dump(mode="json")
+            for n, (s, e) in enumerate(quarter(n) for n in range(3))
+        ]
+        queue, broker = Queue(f"lookups-{uuid4().hex}"), Connection("memory://")
+        with broker.Producer() as producer:
+            for body in bodies:
+                producer.publish(json.dumps(body), routing_key=queue.name, declare=[queue])
+        messages: list[Any] = []
+        with broker.Consumer(queue, callbacks=[lambda _body, message: messages.append(message)]):
+            while len(messages) < len(bodies):
+                broker.drain_events(timeout=2)
+        assert terminate_backends(store) > 0  # the service's pooled sessions are dead now
+
+        worker = CommandWorker(service, lambda: NOW_DT)
+        replies = [reply for _message, reply in batching.run_batch(worker, messages)]
+
+        assert [reply["ok"] for reply in replies] == [True, True, True], replies
+        assert len(booked(service)) == 3
+    finally:
+        service.close()
 
 
 def test_a_cli_command_whose_postgresql_session_is_killed_fails_clearly_and_writes_nothing(pg: Any) -> None:

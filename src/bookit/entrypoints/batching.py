@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from kombu import Connection, Message
 
 from bookit.entrypoints.refusal_records import refusals_among
-from bookit.errors import BadInput
+from bookit.errors import BadInput, first_line
 
 if TYPE_CHECKING:
     from bookit.entrypoints.bus_worker import CommandWorker
@@ -72,9 +72,7 @@ def run_batch(
     stored, and a redelivery answers them from their receipts once the followers can run."""
     replies: list[tuple[Message, dict[str, Any]]] = []
     failed = False
-    ids = command_ids(messages)
-    refused = refusals_among(worker.service.engine, ids)
-    unhandled = worker.service.app.unhandled(ids)
+    refused, unhandled = _looked_up(worker, command_ids(messages))
     for message in messages:
         try:
             reply = worker.outcome(message.body, settle=False, refused=refused, unhandled=unhandled)
@@ -94,3 +92,14 @@ def run_batch(
     if failed:
         time.sleep(RETRY_PAUSE)
     return replies
+
+
+def _looked_up(worker: CommandWorker, ids: list[str]) -> tuple[dict[str, Any] | None, set[str] | None]:
+    """The batch's earlier refusals and its command_ids without receipts, one query each. If the
+    store fails them (a session killed mid-query), (None, None): each command then asks for
+    itself, inside its own error handling, and the store's retries apply."""
+    try:
+        return refusals_among(worker.service.engine, ids), worker.service.app.unhandled(ids)
+    except Exception as error:
+        log.warning("a batch's look-ups failed (%s); each command looks for itself", first_line(error))
+        return None, None
