@@ -301,6 +301,10 @@ class ConfirmedClient:
         )
         return str(correlation_id)
 
+    def replies_waiting(self) -> int:
+        """Replies in the reply queue not yet collected (duplicates count too)."""
+        return servers.queued_messages(self.url, self.reply_queue.name)
+
     def collect(self, wanted: set[str], timeout: float = servers.WAIT) -> dict[str, Any]:
         """Read replies (from a fresh connection: the old one may have died) until every wanted
         correlation id has one; returns the first reply of each."""

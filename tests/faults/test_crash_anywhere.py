@@ -368,17 +368,31 @@ def test_a_bus_worker_on_postgresql_killed_from_outside_loses_nothing_and_double
     bodies = bus_script(seed, env_int("BOOKIT_FAULT_BUS_STEPS", 60))
     worker = servers.WorkerProcess(args, home / "worker.log").start()
     kills: list[int] = []
+    # The script goes out a slice before each kill, so that a kill finds work in flight however
+    # fast the worker is (a batching worker can finish all of it before a third kill otherwise).
+    cut = [len(bodies) * k // (BUS_KILLS + 1) for k in range(BUS_KILLS + 2)]
+    slices = [bodies[a:b] for a, b in zip(cut, cut[1:], strict=False)]
+    sent: list[str] = []
     try:
-        sent = [client.publish(body) for body in bodies]
-        for _ in range(BUS_KILLS):
+        for part in slices[:-1]:
+            sent += [client.publish(body) for body in part]
             # Mid-stream: after a seeded number of new events, plus a seeded sliver of time (where
-            # exactly that lands is up to the machine, which is the point).
-            floor = event_count(service) + rng.randint(2, 12)
-            servers.wait_until(lambda f=floor: event_count(service) >= f, "the worker to make progress", 60)
+            # exactly that lands is up to the machine, which is the point). A slice that ends
+            # sooner (every command sent has its reply waiting) is killed at rest instead.
+            floor, answered = event_count(service) + rng.randint(2, 12), len(sent)
+            try:
+                servers.wait_until(
+                    lambda f=floor, n=answered: event_count(service) >= f or client.replies_waiting() >= n,
+                    "the worker to make progress",
+                    60,
+                )
+            except AssertionError as failure:
+                raise AssertionError(f"{failure} (kills {kills}); log:\n{worker.output()[-3000:]}") from None
             time.sleep(rng.uniform(0, 0.2))
             worker.kill(signal.SIGKILL)
             kills.append(event_count(service))
             worker = servers.WorkerProcess(args, home / "worker.log").start()
+        sent += [client.publish(body) for body in slices[-1]]
         try:
             replies = client.collect(set(sent), timeout=120)
         except AssertionError as failure:
@@ -391,4 +405,5 @@ def test_a_bus_worker_on_postgresql_killed_from_outside_loses_nothing_and_double
     assert replies_problems(service, replies) == []
     assert all_problems(service, contiguous=False) == [], worker.output()[-3000:]
     accepted = sum(r["ok"] for r in replies.values())
-    print(f"\nbus crash: {len(sent)} commands, {accepted} accepted, killed at events {kills}")
+    total = event_count(service)
+    print(f"\nbus crash: {len(sent)} commands, {accepted} accepted, killed at events {kills} of {total}")
