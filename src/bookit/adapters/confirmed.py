@@ -7,12 +7,17 @@ tag, through listeners, so a confirm read while the connection waits for somethi
 counts). A nack, a lost connection or a confirm that does not come in time raises, and the
 caller does not move on: whatever those messages stood for (a follower's position, a command's
 acknowledgement) stays where it was, and they are published again.
+
+On py-amqp each message would be a socket write of its own (a system call each: a tenth of a
+millisecond here, 40 % of the relay's CPU). While a list is published its frames are gathered and
+written once, in the same order, before the confirms are awaited (`_one_write`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from kombu import Connection
@@ -54,13 +59,14 @@ class ConfirmedPublisher:
 
     def _publish_all(self, messages: list[Outgoing]) -> None:
         channel = self._confirm_channel()
-        for body, exchange, routing_key, properties in messages:
-            message = channel.prepare_message(
-                body, content_type="application/json", content_encoding="utf-8", properties=properties
-            )
-            channel._basic_publish(message, exchange=exchange, routing_key=routing_key)
-            self._published += 1
-            self._unconfirmed.add(self._published)
+        with _one_write(channel):
+            for body, exchange, routing_key, properties in messages:
+                message = channel.prepare_message(
+                    body, content_type="application/json", content_encoding="utf-8", properties=properties
+                )
+                channel._basic_publish(message, exchange=exchange, routing_key=routing_key)
+                self._published += 1
+                self._unconfirmed.add(self._published)
         deadline = time.monotonic() + CONFIRM_TIMEOUT
         while self._unconfirmed and not self._nacked:
             left = deadline - time.monotonic()
@@ -92,3 +98,28 @@ class ConfirmedPublisher:
     def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
         self._nacked += 1
         self._on_ack(delivery_tag, multiple)
+
+
+@contextmanager
+def _one_write(channel: Any) -> Iterator[None]:
+    """Gather what the channel's connection writes inside the block and write it once at the end
+    (through the transport's own `write`, so a lost connection is noticed as before). Frames are
+    copied as they come: py-amqp reuses one buffer for every frame. Nothing is written if the
+    block fails, and the caller drops the channel. A transport without py-amqp's `_write` (not
+    py-amqp) writes as it always does."""
+    transport = getattr(getattr(channel, "connection", None), "transport", None)
+    if transport is None or not hasattr(transport, "_write"):
+        yield
+        return
+    own = vars(transport).get("_write")  # TCP: the socket's sendall; TLS: none (a method)
+    parts: list[bytes] = []
+    transport._write = lambda data: parts.append(bytes(data))
+    try:
+        yield
+    finally:
+        if own is None:
+            del transport._write
+        else:
+            transport._write = own
+    if parts:
+        transport.write(b"".join(parts))
