@@ -5,8 +5,10 @@ and saving.
 is saved in the same atomic `save` as the command's effects), and a save that lost to another
 worker (optimistic concurrency) is decided again from fresh copies, a bounded number of times.
 `handle_all` runs system commands (a tick's, the followers') as one group that saves once
-(`unit_of_work.py`). The use cases themselves are in `waitlist_use_cases.py` (the queue), `application.py`
-(venues, admins, bookings) and `rules_use_cases.py` (venue rules).
+(`unit_of_work.py`). Outside a group, a thread keeps the aggregates of its last commands and
+brings them up to date instead of loading them again (`kept_copies.py`). The use cases
+themselves are in `waitlist_use_cases.py` (the queue), `application.py` (venues, admins,
+bookings) and `rules_use_cases.py` (venue rules).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from bookit.aggregates.venue_day import VenueDay
 from bookit.aggregates.waitlist import WaitlistSlot
 from bookit.config import Rules
 from bookit.errors import BadInput, BookitError, NotFound, Refused
+from bookit.kept_copies import KeptCopies
 from bookit.localtime import parse_date, parse_time, to_utc
 from bookit.store_reads import stored_among
 from bookit.unit_of_work import Group, Result
@@ -62,6 +65,7 @@ class ApplicationBase(Application[UUID]):
     name = "bookit"
     # Long-lived aggregates (a busy venue-day, a long queue) load from a recent snapshot.
     snapshotting_intervals = {VenueDay: 50, WaitlistSlot: 50, AdminRoster: 50}
+    kept_copies = 512  # aggregates a thread keeps between its commands; 0 loads every time
 
     def __init__(self, env: dict[str, str] | None = None, rules: Rules | None = None) -> None:
         super().__init__(env)
@@ -92,7 +96,8 @@ class ApplicationBase(Application[UUID]):
             if earlier is not None:
                 return earlier
             try:
-                return use_case(command, cause)
+                with self._lending():
+                    return use_case(command, cause)
             except (IntegrityError, StaleCopy):
                 continue  # someone saved first: reload and decide again
             except BookitError:
@@ -101,6 +106,24 @@ class ApplicationBase(Application[UUID]):
                     return earlier  # handled elsewhere since the batch looked: its outcome
                 raise
         raise LostRace(MAX_ATTEMPTS)
+
+    @contextmanager
+    def _lending(self) -> Iterator[None]:
+        """While a use case runs outside a group: its loads may come from this thread's kept
+        copies, and if it ends well, what it loaded and saved is kept (`kept_copies.py`)."""
+        if getattr(self._local, "group", None) is not None or self.kept_copies <= 0:
+            yield
+            return
+        kept: KeptCopies | None = getattr(self._local, "kept", None)
+        if kept is None:
+            kept = self._local.kept = KeptCopies(self.kept_copies)
+        outer, lent = kept.lent, list[Aggregate]()
+        kept.lent = lent
+        try:
+            yield
+            kept.give_back(a for a in lent if not isinstance(a, CommandReceipt))
+        finally:
+            kept.lent = outer
 
     def unhandled(self, command_ids: Iterable[str]) -> set[str]:
         """Which of these command_ids have no receipt in the store, in one query."""
@@ -191,6 +214,9 @@ class ApplicationBase(Application[UUID]):
         group: Group | None = getattr(self._local, "group", None)
         if group is None:
             self.save(*changed, receipt)
+            kept = self._kept()
+            if kept is not None and kept.lent is not None:
+                kept.lent.extend(changed)  # stored as they are now: kept if the command ends well
         else:
             group.keep([*changed, receipt])
         return outcome
@@ -217,15 +243,26 @@ class ApplicationBase(Application[UUID]):
         group: Group | None = getattr(self._local, "group", None)
         if group is not None:
             group.check(ident)  # changed in the group and not saved yet: it decides after the save
-        if snapshotted:
-            stored: Aggregate = self.repository.get(ident, projector_func=project)
-            return stored
-        read = group.read(ident) if group is not None else None
-        events = self.events.get(ident) if read is None else map(self.mapper.to_domain_event, read)
-        aggregate = project(None, events)
-        if aggregate is None:
-            raise AggregateNotFoundError(ident)
+        kept = self._kept() if group is None else None
+        copy = kept.lend(ident) if kept is not None else None
+        if copy is not None:
+            aggregate = project(copy, self.events.get(ident, gt=copy.version))  # what is newer
+        elif snapshotted:
+            aggregate = self.repository.get(ident, projector_func=project)
+        else:
+            read = group.read(ident) if group is not None else None
+            events = self.events.get(ident) if read is None else map(self.mapper.to_domain_event, read)
+            aggregate = project(None, events)
+            if aggregate is None:
+                raise AggregateNotFoundError(ident)
+        if kept is not None and kept.lent is not None:
+            kept.lent.append(aggregate)
         return aggregate
+
+    def _kept(self) -> KeptCopies | None:
+        """This thread's kept copies, while one of its commands is lending them."""
+        kept: KeptCopies | None = getattr(self._local, "kept", None)
+        return kept if kept is not None and kept.lent is not None else None
 
     def _booking(self, booking_id: UUID) -> Booking:
         return self._get(Booking, booking_id, "booking")
