@@ -57,28 +57,22 @@ class TrackedFollower:
         applied = 0
         page: Sequence[Notification] = ()
         full = False
+        done = Applied(0)
+
+        def apply(conn: Connection, position: int) -> int:
+            nonlocal page, full, done
+            if not page:
+                page = self.app.recorder.select_notifications(start=position + 1, limit=self.batch_size)
+                full = len(page) == self.batch_size
+            done = step(conn, page) if page else Applied(0)
+            return page[done.count - 1].id if done.count else position
+
         while True:
-            try:
-                with self.engine.begin() as conn:
-                    position = position_of(conn, self.name)
-                    if page and position != self.position:
-                        return applied  # another worker moved it since our last step
-                    self.position = position
-                    if not page:
-                        page = self.app.recorder.select_notifications(
-                            start=position + 1, limit=self.batch_size
-                        )
-                        full = len(page) == self.batch_size
-                        if not page:
-                            return applied
-                    done = step(conn, page)
-                    if done.count and not advance(conn, self.name, position, page[done.count - 1].id):
-                        conn.rollback()  # another worker applied these first
-                        return applied
-            except IntegrityError:
-                return applied  # another worker applied (some of) these first: rolled back
+            # After the first step, the rest of the page is ours only while the position is
+            # still where our last step left it.
+            if not self._one_transaction(self.position if page else None, apply):
+                return applied
             if done.count:
-                self.position = page[done.count - 1].id
                 applied += done.count
                 if progress is not None:
                     progress(done.count)
@@ -90,13 +84,26 @@ class TrackedFollower:
         """One step on events read elsewhere, up to notification `last`: in one transaction,
         check the position is where this follower left it, run `step`, move the position to
         `last`. False, with nothing applied, if another worker moved it first."""
+
+        def apply(conn: Connection, _position: int) -> int:
+            step(conn)
+            return last
+
+        return self._one_transaction(self.position, apply)
+
+    def _one_transaction(self, expected: int | None, apply: Callable[[Connection, int], int]) -> bool:
+        """One step's transaction: the position read FOR UPDATE (and, if `expected` is given and
+        the position is elsewhere, nothing done), `apply(conn, position)` giving the notification
+        id to move to (the position itself when it applied nothing), then the compare-and-set.
+        False if another worker moved the position or applied (some of) these first: rolled back."""
         try:
             with self.engine.begin() as conn:
                 position = position_of(conn, self.name)
-                if position != self.position:
+                if expected is not None and position != expected:
                     return False
-                step(conn)
-                if not advance(conn, self.name, position, last):
+                self.position = position
+                last = apply(conn, position)
+                if last != position and not advance(conn, self.name, position, last):
                     conn.rollback()
                     return False
         except IntegrityError:
