@@ -20,7 +20,6 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
-    field_validator,
     model_validator,
 )
 from pydantic import EmailStr as _EmailStr
@@ -75,6 +74,19 @@ def _tz(value: str) -> str:
     return value
 
 
+def _not_a_number(value: Any) -> Any:
+    # pydantic would read a number as seconds since 1970: from a message, that is a mistake.
+    if isinstance(value, int | float):
+        raise ValueError("must be an ISO 8601 instant with a UTC offset, not a number")
+    return value
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must carry a UTC offset")
+    return value
+
+
 Email = Annotated[str, AfterValidator(_email)]
 Actor = Annotated[str, AfterValidator(_actor)]
 Name = Annotated[str, Field(min_length=1, max_length=120), AfterValidator(_one_line)]
@@ -84,6 +96,7 @@ Date = Annotated[str, AfterValidator(_date)]
 Time = Annotated[str, AfterValidator(_time)]
 Zone = Annotated[str, Field(max_length=64), AfterValidator(_tz)]
 Priority = Annotated[int, Field(ge=-100, le=100)]
+Instant = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(_aware)]
 
 MINUTES_PER_YEAR = 366 * 1440
 _PERIOD = r"(day|week|month)"
@@ -279,22 +292,7 @@ class ClearStrikes(Command):
 class Tick(Command):
     type: Literal["Tick"] = "Tick"
     actor: Actor = SYSTEM
-    now: datetime
-
-    @field_validator("now", mode="before")
-    @classmethod
-    def _not_a_number(cls, value: Any) -> Any:
-        # pydantic would read a number as seconds since 1970: on the bus, that is a mistake.
-        if isinstance(value, int | float):
-            raise ValueError("now must be an ISO 8601 instant with a UTC offset, not a number")
-        return value
-
-    @field_validator("now")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("now must carry a UTC offset")
-        return value
+    now: Instant
 
 
 # Internal commands, issued by policies with ids derived from their cause
@@ -342,7 +340,7 @@ class ReleaseNoShow(Command):
 class RecordReminderDelivery(Command):
     type: Literal["RecordReminderDelivery"] = "RecordReminderDelivery"
     booking_id: UUID
-    delivered_at: datetime
+    delivered_at: Instant
 
 
 PUBLIC_COMMANDS: dict[str, type[Command]] = {

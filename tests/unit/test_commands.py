@@ -93,6 +93,14 @@ def test_a_tick_at_a_number_is_refused_not_read_as_seconds_since_1970(now: objec
     assert "not a number" in bad(c.Tick, now=now).message
 
 
+@pytest.mark.parametrize("value", [1.5, 1_700_000_000, datetime(2026, 12, 1, 9, 0)])
+def test_every_instant_a_command_carries_is_an_instant_with_an_offset(value: object) -> None:
+    """One type for every instant field (`Instant`): the follow-up the mailer records too."""
+    booking = "0d15ea5e-0000-4000-8000-000000000000"
+    error = bad(c.RecordReminderDelivery, actor="system", booking_id=booking, delivered_at=value)
+    assert error.message.startswith("delivered_at: ") and "UTC offset" in error.message
+
+
 # Bus bodies
 
 
