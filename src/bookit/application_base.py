@@ -5,8 +5,8 @@ and saving.
 is saved in the same atomic `save` as the command's effects), and a save that lost to another
 worker (optimistic concurrency) is decided again from fresh copies, a bounded number of times.
 `handle_all` runs system commands (a tick's, the followers') as one group that saves once
-(`unit_of_work.py`). Outside a group, a thread keeps the aggregates of its last commands and
-brings them up to date instead of loading them again (`kept_copies.py`). The use cases
+(`unit_of_work.py`). Outside a group, the aggregates of the last commands are kept and brought
+up to date instead of loaded again (`kept_copies.py`). The use cases
 themselves are in `waitlist_use_cases.py` (the queue), `application.py` (venues, admins,
 bookings) and `rules_use_cases.py` (venue rules).
 """
@@ -65,13 +65,14 @@ class ApplicationBase(Application[UUID]):
     name = "bookit"
     # Long-lived aggregates (a busy venue-day, a long queue) load from a recent snapshot.
     snapshotting_intervals = {VenueDay: 50, WaitlistSlot: 50, AdminRoster: 50}
-    kept_copies = 512  # aggregates a thread keeps between its commands; 0 loads every time
+    kept_copies = 512  # aggregates kept between commands (all threads together); 0: load each time
 
     def __init__(self, env: dict[str, str] | None = None, rules: Rules | None = None) -> None:
         super().__init__(env)
         self.rules = rules or Rules()
         self._use_cases: dict[type[c.Command], UseCase] = {}
         self._local = threading.local()  # the group this thread's command runs in, if any
+        self._kept: KeptCopies | None = None  # made at the first command that may use it
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -109,21 +110,20 @@ class ApplicationBase(Application[UUID]):
 
     @contextmanager
     def _lending(self) -> Iterator[None]:
-        """While a use case runs outside a group: its loads may come from this thread's kept
-        copies, and if it ends well, what it loaded and saved is kept (`kept_copies.py`)."""
+        """While a use case runs outside a group: its loads may come from the kept copies, and
+        if it ends well, what it loaded and saved is kept (`kept_copies.py`)."""
         if getattr(self._local, "group", None) is not None or self.kept_copies <= 0:
             yield
             return
-        kept: KeptCopies | None = getattr(self._local, "kept", None)
-        if kept is None:
-            kept = self._local.kept = KeptCopies(self.kept_copies)
-        outer, lent = kept.lent, list[Aggregate]()
-        kept.lent = lent
+        if self._kept is None or self._kept.size != self.kept_copies:
+            self._kept = KeptCopies(self.kept_copies)
+        kept, outer, lent = self._kept, self._lent(), list[Aggregate]()
+        self._local.lent = lent
         try:
             yield
             kept.give_back(a for a in lent if not isinstance(a, CommandReceipt))
         finally:
-            kept.lent = outer
+            self._local.lent = outer
 
     def unhandled(self, command_ids: Iterable[str]) -> set[str]:
         """Which of these command_ids have no receipt in the store, in one query."""
@@ -214,9 +214,9 @@ class ApplicationBase(Application[UUID]):
         group: Group | None = getattr(self._local, "group", None)
         if group is None:
             self.save(*changed, receipt)
-            kept = self._kept()
-            if kept is not None and kept.lent is not None:
-                kept.lent.extend(changed)  # stored as they are now: kept if the command ends well
+            lent = self._lent()
+            if lent is not None:
+                lent.extend(changed)  # stored as they are now: kept if the command ends well
         else:
             group.keep([*changed, receipt])
         return outcome
@@ -243,8 +243,8 @@ class ApplicationBase(Application[UUID]):
         group: Group | None = getattr(self._local, "group", None)
         if group is not None:
             group.check(ident)  # changed in the group and not saved yet: it decides after the save
-        kept = self._kept() if group is None else None
-        copy = kept.lend(ident) if kept is not None else None
+        lent = self._lent() if group is None else None
+        copy = self._kept.lend(ident) if lent is not None and self._kept is not None else None
         if copy is not None:
             aggregate = project(copy, self.events.get(ident, gt=copy.version))  # what is newer
         elif snapshotted:
@@ -255,14 +255,14 @@ class ApplicationBase(Application[UUID]):
             aggregate = project(None, events)
             if aggregate is None:
                 raise AggregateNotFoundError(ident)
-        if kept is not None and kept.lent is not None:
-            kept.lent.append(aggregate)
+        if lent is not None:
+            lent.append(aggregate)
         return aggregate
 
-    def _kept(self) -> KeptCopies | None:
-        """This thread's kept copies, while one of its commands is lending them."""
-        kept: KeptCopies | None = getattr(self._local, "kept", None)
-        return kept if kept is not None and kept.lent is not None else None
+    def _lent(self) -> list[Aggregate] | None:
+        """What this thread's running command has loaded and saved, if it may use kept copies."""
+        lent: list[Aggregate] | None = getattr(self._local, "lent", None)
+        return lent
 
     def _booking(self, booking_id: UUID) -> Booking:
         return self._get(Booking, booking_id, "booking")

@@ -8,6 +8,7 @@ workers): what one writes, the other's next command sees.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,6 +95,41 @@ def test_a_command_whose_save_fails_leaves_nothing_of_it_in_the_next_commands_co
         book(worker, "bob@example.com", "10:00", "11:00")
 
     assert book(worker, "cat@example.com", "10:00", "11:00")["status"] == "booked"
+
+
+def test_threads_booking_one_day_at_once_each_get_the_store_answer(two: tuple[Service, Service]) -> None:
+    """The HTTP API's threads and the worker share one process's copies: each slot of the day is
+    booked once, whoever asked for it and whichever copy they decided on."""
+    service, _ = two
+    service.bus.handle(c.RegisterVenue(actor=SYSTEM, name="Hall", tz="Europe/London", venue_id="hall"))
+    slots = [(f"{8 + n:02d}:00", f"{9 + n:02d}:00") for n in range(12)]
+    outcomes: list[tuple[str, str]] = []
+    unexpected: list[Exception] = []
+
+    def ask(user: str) -> None:
+        for start, end in slots:
+            try:
+                app_outcome = service.app.handle(
+                    c.BookVenue(actor=user, venue_id="hall", date=DAY, start=start, end=end), NOW
+                )
+                outcomes.append((start, str(app_outcome["booking_id"])))
+            except Refused as refused:
+                if refused.code not in ("slot_taken", "contention"):
+                    unexpected.append(refused)
+            except Exception as error:  # noqa: BLE001  (reported below, not lost in the thread)
+                unexpected.append(error)
+
+    threads = [threading.Thread(target=ask, args=(f"user{n}@example.com",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert unexpected == []
+    day = service.app.maybe(VenueDay, VenueDay.id_for("hall", DAY))
+    assert day is not None
+    assert sorted(start for start, _ in outcomes) == sorted(start for start, _ in slots)  # each once
+    assert sorted(str(b) for b in day.taken) == sorted(booking for _, booking in outcomes)
 
 
 @pytest.fixture
