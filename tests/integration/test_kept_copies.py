@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_tick_groups import World, story, what_it_left, world_in
+from test_tick_groups import (  # noqa: F401  (same_link_secret: an autouse fixture)
+    World,
+    same_link_secret,
+    story,
+    what_it_left,
+    world_in,
+)
 
 from bookit import commands as c
 from bookit.aggregates.base import SYSTEM
@@ -142,11 +148,6 @@ def loaded_each_time(tmp_path: Path) -> Iterator[World]:
     for world in world_in(tmp_path / "loaded"):
         world.service.app.kept_copies = 0
         yield world
-
-
-@pytest.fixture(autouse=True)
-def same_link_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BOOKIT_SECRET", "one secret for both worlds")
 
 
 def test_kept_copies_leave_the_events_snapshots_read_models_and_emails_of_loading_each_time(
