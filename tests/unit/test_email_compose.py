@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import default as default_policy
@@ -524,3 +524,10 @@ def test_a_service_compiles_every_template_before_its_first_email(monkeypatch: p
     monkeypatch.setattr(type(loader), "get_source", no_reading)
     for kind in KINDS:
         assert compose(kind)["Subject"]
+
+
+def test_the_same_instant_sent_from_two_offsets_is_dated_in_each_s_own() -> None:
+    utc = compose("reminder", sent_at=SENT_AT)
+    paris = compose("reminder", sent_at=SENT_AT.astimezone(timezone(timedelta(hours=1))))
+    assert utc["Date"] == "Wed, 02 Dec 2026 12:00:05 +0000"
+    assert paris["Date"] == "Wed, 02 Dec 2026 13:00:05 +0100"

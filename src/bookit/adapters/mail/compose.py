@@ -19,6 +19,7 @@ import jinja2
 
 from bookit.adapters import calendar as ical
 from bookit.adapters.mail import wire
+from bookit.adapters.mail.plain import Line, compile_line
 from bookit.adapters.mail.wording import LEADS, duration, zone_label
 
 KINDS = (
@@ -119,7 +120,7 @@ def compose_email(
         ("From", header_safe(sender)),
         ("To", wire.named_address(_POLICY, "To", header_safe(to_name), to) if to_name else to),
         ("Subject", header_safe(subjects[kind].render(values))),
-        ("Date", email.utils.format_datetime(sent_at)),
+        ("Date", _date(sent_at, sent_at.utcoffset())),
         ("Message-ID", message_id),
         ("X-BookIT-Kind", kind),
         # RFC 3834: sent by a machine, so autoresponders (out of office, ...) stay quiet.
@@ -157,23 +158,31 @@ def _built(headers: list[wire.Header], parts: list[wire.Part]) -> EmailMessage:
     return message
 
 
+@functools.lru_cache(maxsize=64)  # a batch's emails are all sent at its `now`
+def _date(sent_at: datetime, offset: object) -> str:
+    # Keyed by the offset too: 12:00 UTC and 13:00+01:00 are equal datetimes, written apart.
+    return email.utils.format_datetime(sent_at)
+
+
 def header_safe(value: str) -> str:
     """Turn control characters into spaces so user text stays on one header line."""
     return " ".join(_CONTROL.sub(" ", value).split())
 
 
-_Leads = dict[str, tuple[jinja2.Template, jinja2.Template]]
+_Leads = dict[str, tuple[Line, Line]]
 
 
 @functools.cache
-def _environments() -> tuple[jinja2.Environment, jinja2.Environment, dict[str, jinja2.Template], _Leads]:
+def _environments() -> tuple[jinja2.Environment, jinja2.Environment, dict[str, Line], _Leads]:
     # Built once per process: loading and compiling templates is the expensive part.
     loader = jinja2.PackageLoader("bookit.adapters.mail", "templates")
     text_env = _environment(loader, autoescape=False)
     html_env = _environment(loader, autoescape=True)
-    subjects = {kind: text_env.from_string(source) for kind, source in _SUBJECTS.items()}
+    # The one-line templates that only put values in skip jinja's per-render context (plain.py).
+    subjects = {kind: compile_line(text_env, source) for kind, source in _SUBJECTS.items()}
     leads = {
-        kind: (text_env.from_string(why), text_env.from_string(then)) for kind, (why, then) in LEADS.items()
+        kind: (compile_line(text_env, why), compile_line(text_env, then))
+        for kind, (why, then) in LEADS.items()
     }
     return text_env, html_env, subjects, leads
 

@@ -142,6 +142,7 @@ def _kind_of(policy: EmailPolicy[Any], name: str) -> str:
     return "other"
 
 
+@functools.lru_cache(maxsize=64)  # one Date for every email of a batch: sent at its `now`
 def _date_as_written(value: str) -> str | None:
     try:
         return email.utils.format_datetime(email.utils.parsedate_to_datetime(value))
