@@ -107,3 +107,75 @@ def test_a_list_whose_publishing_fails_writes_nothing_of_it(
 
     publisher.publish_all([(json.dumps({"n": 1}), exchange, "k", {})])
     assert [body["n"] for body in _received(broker, queue, 1)] == [1]
+
+
+def _reads(broker: Connection) -> list[int]:
+    """Counts each read the connection's transport asks of its socket from now on."""
+    transport = broker.connection.transport
+    reads: list[int] = []
+    recv = transport._quick_recv
+
+    def counted(n: int) -> Any:
+        reads.append(n)
+        return recv(n)
+
+    transport._quick_recv = counted
+    return reads
+
+
+def test_the_confirms_of_a_list_are_read_in_few_socket_reads(
+    listened: tuple[Connection, str, Queue],
+) -> None:
+    """The broker confirms nearly every message with a frame of its own, and py-amqp alone reads
+    a frame with three reads of the socket (its head, its payload, its end octet)."""
+    broker, exchange, queue = listened
+    publisher = ConfirmedPublisher(broker)
+    publisher.publish_all([(json.dumps({"n": 0}), exchange, "first", {})])  # opens its channel
+    frames: list[int] = []
+    publisher._channel.events["basic_ack"].add(lambda tag, multiple: frames.append(tag))
+    reads = _reads(broker)
+
+    publisher.publish_all(
+        [(json.dumps({"n": n}), exchange, "k", {"delivery_mode": 2}) for n in range(1, 201)]
+    )
+
+    read = len(reads)
+    assert publisher._unconfirmed == set()
+    assert frames, "no confirm frames counted"
+    assert read <= len(frames) + 2, f"{read} socket reads for {len(frames)} confirm frames"
+    assert [body["n"] for body in _received(broker, queue, 201)] == list(range(201))
+
+
+def test_deliveries_read_with_the_confirms_still_reach_their_consumer_whole_and_in_order(
+    listened: tuple[Connection, str, Queue], rabbitmq: str
+) -> None:
+    """A worker's connection both consumes and publishes: what the socket gave beyond the
+    confirms (deliveries of several frames, the last perhaps cut off) is handed on as before."""
+    broker, exchange, _ = listened
+    inbox = Queue(f"{exchange}-inbox", durable=False, auto_delete=False)
+    got: list[dict[str, Any]] = []
+    consuming = broker.channel()
+    inbox(consuming).declare()
+    try:
+        tag = consuming.basic_consume(
+            inbox.name, callback=lambda m: got.append(json.loads(m.body)), no_ack=True
+        )
+        with Connection(rabbitmq) as sender:
+            channel = sender.channel()
+            for n in range(60):
+                body = json.dumps({"n": n, "pad": "y" * 9_000}).encode()  # several reads' worth each
+                channel.basic_publish(channel.prepare_message(body), exchange="", routing_key=inbox.name)
+        publisher = ConfirmedPublisher(broker)
+        for start in range(0, 200, 40):
+            publisher.publish_all(
+                [(json.dumps({"n": n}), exchange, "k", {}) for n in range(start, start + 40)]
+            )
+        for _ in range(200):
+            if len(got) == 60:
+                break
+            drain(broker, 0.05)
+        assert [body["n"] for body in got] == list(range(60))
+        assert all(len(body["pad"]) == 9_000 for body in got)
+        consuming.basic_cancel(tag)
+    finally:
+        consuming.queue_delete(inbox.name)

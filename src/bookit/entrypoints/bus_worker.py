@@ -31,6 +31,7 @@ from kombu.exceptions import OperationalError
 from sqlalchemy import insert
 
 from bookit import commands as c
+from bookit.adapters.amqp_socket import one_write, reading_ahead
 from bookit.adapters.bus_topology import Topology, safe_url
 from bookit.adapters.confirmed import ConfirmedPublisher, confirms
 from bookit.adapters.event_relay import PUBLISH_RETRY, EventRelay, broker_connection
@@ -237,8 +238,9 @@ def _consume(
                 if message.properties.get("reply_to")
             ]
             confirmed.publish_all(outgoing)  # a broker that went away ends the session: no acks
-            for message, _ in answered:
-                message.ack()
+            with one_write(answered[0][0].channel if answered else None):  # the acks in one write
+                for message, _ in answered:
+                    message.ack()
 
         # A worker that only takes commands holds its replies for the followers process, and
         # takes the next batches meanwhile: the broker sends it three batches ahead.
@@ -247,7 +249,8 @@ def _consume(
         channel = conn.channel()
         consumer = Consumer(channel, queues=[topology.command_queue], on_message=pending.append)
         consumer.qos(prefetch_count=batching.BATCH * (3 if commands_only else 1))
-        with consumer:
+        # Deliveries come three frames each, several batches ahead: read in chunks (amqp_socket.py).
+        with consumer, reading_ahead(conn):
             session.consuming = True
             log.info("consuming from %s at %s", topology.queue, safe_url(url))
             if not commands_only:
