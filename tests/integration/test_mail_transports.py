@@ -6,6 +6,7 @@ import mailbox
 import resource
 import signal
 import socket
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -24,6 +25,7 @@ from bookit.adapters.mail import (
     SmtpOutbox,
     compose_email,
 )
+from bookit.adapters.mail.outbox import WRITERS, keep_writer_threads, stop_writer_threads
 
 SENT_AT = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 
@@ -163,6 +165,31 @@ def test_a_batch_with_one_file_the_disk_refuses_delivers_none_and_leaves_nothing
 
     assert outbox.deliver_all(batch).error is None  # retried whole once the disk allows it
     assert len(outbox.messages()) == 12
+
+
+def _writers() -> set[int]:
+    return {t.ident or 0 for t in threading.enumerate() if t.name.startswith("maildir-writer")}
+
+
+def test_a_service_keeps_its_writer_threads_and_a_one_off_command_leaves_none(tmp_path: Path) -> None:
+    outbox = MaildirOutbox(tmp_path)
+    threads = threading.active_count()
+    outbox.deliver_all([offer(f"<once-{n}@bookit>") for n in range(6)])
+    assert threading.active_count() == threads, "a batch's writer threads outlived it"
+
+    keep_writer_threads()
+    try:
+        outbox.deliver_all([offer(f"<kept-{n}@bookit>") for n in range(12)])
+        first = _writers()
+        outbox.deliver_all([offer(f"<again-{n}@bookit>") for n in range(12)])
+        # The pool starts a thread only when none is idle, up to WRITERS, and ends none.
+        assert first and first <= _writers(), "the first batch's writer threads did not outlive it"
+        assert len(_writers()) <= WRITERS
+        assert len(outbox.messages()) == 30
+        assert list((tmp_path / "tmp").iterdir()) == []
+    finally:
+        stop_writer_threads()
+    assert threading.active_count() == threads
 
 
 def test_different_messages_are_all_kept_oldest_first(tmp_path: Path) -> None:

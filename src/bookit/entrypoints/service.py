@@ -69,10 +69,13 @@ def run_service(service: Service, settings: Settings, stop: threading.Event) -> 
     """Serve the link pages and the HTTP API, and tick (or work the bus, or follow), until
     `stop` is set."""
     pages = _serve_pages(service, settings, stop) if settings.http else None
-    if settings.role != COMMANDS:  # this process sends the emails
+    sends_emails = settings.role != COMMANDS
+    if sends_emails:
         from bookit.adapters.mail.compose import compile_templates
+        from bookit.adapters.mail.outbox import keep_writer_threads
 
         compile_templates()
+        keep_writer_threads()
     try:
         if settings.role == FOLLOWERS:
             from bookit.entrypoints.followers import run_followers
@@ -89,6 +92,10 @@ def run_service(service: Service, settings: Settings, stop: threading.Event) -> 
         stop.set()
         if pages is not None and pages.is_alive():
             pages.join(timeout=10)
+        if sends_emails:
+            from bookit.adapters.mail.outbox import stop_writer_threads
+
+            stop_writer_threads()
 
 
 def _serve_pages(service: Service, settings: Settings, stop: threading.Event) -> threading.Thread:
