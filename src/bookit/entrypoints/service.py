@@ -72,7 +72,7 @@ def run_service(service: Service, settings: Settings, stop: threading.Event) -> 
     sends_emails = settings.role != COMMANDS
     if sends_emails:
         from bookit.adapters.mail.compose import compile_templates
-        from bookit.adapters.mail.outbox import keep_writer_threads
+        from bookit.adapters.mail.outbox import keep_writer_threads, stop_writer_threads
 
         compile_templates()
         keep_writer_threads()
@@ -93,8 +93,6 @@ def run_service(service: Service, settings: Settings, stop: threading.Event) -> 
         if pages is not None and pages.is_alive():
             pages.join(timeout=10)
         if sends_emails:
-            from bookit.adapters.mail.outbox import stop_writer_threads
-
             stop_writer_threads()
 
 

@@ -258,7 +258,8 @@ def _write_in_parallel(
         written.extend((name, write(name, data)) for name, data in due)
         return
     kept = _kept_writers()
-    with kept or ThreadPoolExecutor(min(WRITERS, len(due))) as pool:
+    # A kept pool is only lent to the block (nullcontext: not shut down after it).
+    with contextlib.nullcontext(kept) if kept else ThreadPoolExecutor(min(WRITERS, len(due))) as pool:
         futures = [(name, pool.submit(write, name, data)) for name, data in due]
         errors = [future.exception() for _, future in futures]  # waits for each
     written.extend((name, future.result()) for name, future in futures if future.exception() is None)
@@ -290,13 +291,12 @@ def stop_writer_threads() -> None:
         kept[1].shutdown(wait=True)
 
 
-def _kept_writers() -> contextlib.AbstractContextManager[ThreadPoolExecutor] | None:
-    """The kept pool, as a context that leaves it running; None if this process keeps none (a
-    forked child's copy has no threads)."""
+def _kept_writers() -> ThreadPoolExecutor | None:
+    """The kept pool; None if this process keeps none (a forked child's copy has no threads)."""
     kept = _kept
     if kept is None or kept[0] != os.getpid():
         return None
-    return contextlib.nullcontext(kept[1])
+    return kept[1]
 
 
 def _fsync_dir(path: Path) -> None:
