@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bookit.bootstrap import STORE_ERRORS, Service
-from bookit.entrypoints.api import bookings, calendar, rules, try_page, venues, waitlist
+from bookit.entrypoints.api import bookings, calendar, people, rules, try_page, venues, waitlist
 from bookit.entrypoints.api.auth import TokenRules
 from bookit.entrypoints.api.door import Door
 from bookit.entrypoints.api.problems import ApiError, from_error, problem
@@ -55,7 +55,7 @@ def make_api(service: Service, bus_url: str = "local", env: Mapping[str, str] | 
     )
     api.state.door = Door(service, bus_url)
     api.state.tokens = tokens
-    for family in (venues, rules, bookings, waitlist, calendar, try_page):
+    for family in (venues, rules, bookings, waitlist, calendar, people, try_page):
         api.include_router(family.router)
     api.add_exception_handler(ApiError, _api_error)
     api.add_exception_handler(BookitError, _bookit_error)

@@ -15,6 +15,7 @@ from bookit.entrypoints.cli import (  # noqa: F401  (register commands)
     calendar,
     no_shows,
     operate,
+    person,
     rules,
     simulate,
     venues,
