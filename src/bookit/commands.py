@@ -343,6 +343,13 @@ class RecordReminderDelivery(Command):
     delivered_at: Instant
 
 
+class ExportPerson(Command):
+    """What BookIT holds about `email` (admins only on the bus); a read: no event, no receipt."""
+
+    type: Literal["ExportPerson"] = "ExportPerson"
+    email: Email
+
+
 PUBLIC_COMMANDS: dict[str, type[Command]] = {
     cls.__name__: cls
     for cls in (
@@ -360,6 +367,7 @@ PUBLIC_COMMANDS: dict[str, type[Command]] = {
         CheckIn,
         WaiveStrike,
         ClearStrikes,
+        ExportPerson,
         Tick,
     )
 }

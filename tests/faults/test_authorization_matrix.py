@@ -119,6 +119,12 @@ MATRIX: dict[str, tuple[str, dict[str, Any], tuple[str, str, str, str, str]]] = 
         {"user": OWNER, "venue_id": "main-hall"},
         (NOT_ADMIN, NOT_ADMIN, OK, NOT_ADMIN, SYSTEM_ON_BUS),
     ),
+    # A read (CONTRACT "Personal data"): only an admin may ask the bus for someone's data.
+    "export person": (
+        "ExportPerson",
+        {"email": OWNER},
+        (NOT_ADMIN, NOT_ADMIN, OK, NOT_ADMIN, SYSTEM_ON_BUS),
+    ),
     "grant admin": (
         "GrantAdmin",
         {"email": "new@example.com"},

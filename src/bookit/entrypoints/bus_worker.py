@@ -42,6 +42,7 @@ from bookit.entrypoints.refusal_records import Reply, refusal_of
 from bookit.entrypoints.service import COMMANDS, Settings, tick_logged
 from bookit.errors import BadInput, BookitError
 from bookit.localtime import iso
+from bookit.personal.export import export_for
 from bookit.projections.tables import refusals
 from bookit.settled import SettledMark
 
@@ -92,6 +93,12 @@ class CommandWorker:
             return earlier
         bus = self.service.bus
         try:
+            if isinstance(command, c.ExportPerson):  # a read: nothing stored, nothing to settle
+                admin = self.service.app.is_admin(command.actor)
+                return {
+                    "ok": True,
+                    "result": export_for(self.service.engine, command.email, actor_is_admin=admin),
+                }
             if settle or isinstance(command, c.Tick):  # a tick settles as it goes
                 result = bus.handle(command)
             else:

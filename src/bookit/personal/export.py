@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from bookit.errors import BadInput, Refused
 from bookit.projections.tables import (
     admins,
     audit,
@@ -27,6 +28,18 @@ from bookit.projections.tables import (
 
 QUOTA_TOPICS = ("quota.opened", "quota.counted", "quota.uncounted")
 _OWN_TEXT = ("booking.booked", "booking.cancelled")  # events whose text the person wrote
+
+
+def export_for(engine: Engine, email: str, *, actor_is_admin: bool, own: bool = False) -> dict[str, Any]:
+    """The handler every door shares: the caller's own data (`own`), or an admin's look at
+    anyone's; BadInput `unknown_person` when BookIT holds nothing about the address."""
+    if not (own or actor_is_admin):
+        raise Refused("only an admin may export someone's data", "not_admin")
+    document = export_person(engine, email)
+    if document is None:
+        whose = "you" if own else "that address"
+        raise BadInput(f"BookIT holds nothing about {whose} (never seen, or erased)", "unknown_person")
+    return document
 
 
 def export_person(engine: Engine, email: str) -> dict[str, Any] | None:
