@@ -26,7 +26,19 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Column, Engine, LargeBinary, MetaData, String, Table, create_engine, event, exc, select
+from sqlalchemy import (
+    Column,
+    Engine,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    exc,
+    select,
+)
 
 from bookit.personal.master_key import (
     KEY_BYTES,
@@ -50,6 +62,11 @@ person_keys = Table(
 )
 
 
+# Built once: building a statement costs more than running it.
+_PERSON_OF = select(person_keys.c.person_id).where(person_keys.c.lookup == bindparam("lookup"))
+_KEY_OF = select(person_keys.c.wrapped_key).where(person_keys.c.person_id == bindparam("person_id"))
+
+
 class KeyStore:
     """Find, make and destroy persons' keys. Thread-safe; unwrapped keys are cached."""
 
@@ -69,9 +86,7 @@ class KeyStore:
     def person_of(self, email: str) -> str | None:
         """The person with this address, or None: never seen, or erased."""
         with self.engine.connect() as conn:
-            found = conn.execute(
-                select(person_keys.c.person_id).where(person_keys.c.lookup == self.lookup(email))
-            ).scalar()
+            found = conn.execute(_PERSON_OF, {"lookup": self.lookup(email)}).scalar()
         return None if found is None else str(found)
 
     def person_for(self, email: str) -> str:
@@ -105,9 +120,7 @@ class KeyStore:
                 self._cache.move_to_end(person_id)
                 return self._cache[person_id]
         with self.engine.connect() as conn:
-            wrapped = conn.execute(
-                select(person_keys.c.wrapped_key).where(person_keys.c.person_id == person_id)
-            ).scalar()
+            wrapped = conn.execute(_KEY_OF, {"person_id": person_id}).scalar()
         cipher = None if wrapped is None else AESGCM(self._unwrapped(person_id, bytes(wrapped)))
         if cipher is not None:
             self._remember(person_id, cipher)
