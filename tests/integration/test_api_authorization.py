@@ -128,7 +128,16 @@ MATRIX: dict[str, tuple[Request, tuple[int, int, int]]] = {
         lambda w: ("GET", f"/api/waitlist/{w.waiting_entry()}/history", None),
         (200, 403, 200),
     ),
+    # Everyone may ask, and each gets their own data (tests/integration/test_person_export.py).
+    "GET /api/me/export": (lambda w: _known(w, "GET", "/api/me/export"), (200, 200, 200)),
 }
+
+
+def _known(world: World, method: str, path: str) -> tuple[str, str, None]:
+    """A request about the caller's own data, once the owner and the other have some."""
+    for who in (OWNER, OTHER):
+        world.send(c.BookVenue, actor=who, **world.slot())
+    return method, path, None
 
 
 def _taken(world: World) -> dict[str, str]:
