@@ -91,7 +91,11 @@ def bootstrap(
         app = BookIT(env=env, rules=rules)
         engine = make_engine(read_url)
     projector = Projector(app, engine)
-    links = LinkSigner(link_secret(home), os.environ.get("BOOKIT_LINK_BASE", "http://127.0.0.1:8080"))
+    links = LinkSigner(
+        link_secret(home),
+        os.environ.get("BOOKIT_LINK_BASE", "http://127.0.0.1:8080"),
+        os.environ.get("BOOKIT_APP_URL", "").strip(),
+    )
     mailer = mailer_class(
         app,
         engine,

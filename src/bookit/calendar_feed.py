@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from bookit.adapters import calendar as ical
+from bookit.aggregates.booking import purpose_as_given
 from bookit.localtime import from_iso
 from bookit.projections import queries
 
@@ -31,7 +32,9 @@ def live_bookings(engine: Engine, user: str) -> list[ical.BookingTime]:
             tz=zones[row["venue_id"]]["tz"],
             venue_name=zones[row["venue_id"]]["name"],
             attendee=row["user"],
-            purpose=row["purpose"],
+            purpose=purpose_as_given(row["purpose"], row["waitlist_entry_id"]),
+            # Still waiting for its owner's confirmation: it may yet be auto-cancelled.
+            tentative=row["status"] == "booked" and row["cancel_due"] is not None,
         )
         for row in rows
     ]

@@ -16,12 +16,33 @@ import base64
 import hashlib
 import hmac
 import json
+import string
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from bookit.errors import BadInput, Refused
 
 ACTIONS = ("confirm", "cancel", "claim", "decline", "check-in")
+APP_URL_FIELDS = frozenset({"venue_id", "date", "booking_id"})
+
+
+def app_url_template(template: str) -> str:
+    """`BOOKIT_APP_URL`, checked: an http(s) URL whose only fields are {venue_id}, {date} and
+    {booking_id}. Raises ValueError naming the variable."""
+    if not template.startswith(("http://", "https://")):
+        raise ValueError(f"BOOKIT_APP_URL={template[:60]!r}: give an http:// or https:// URL")
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as error:
+        raise ValueError(f"BOOKIT_APP_URL={template[:60]!r}: {error}") from None
+    unknown = fields - APP_URL_FIELDS
+    if unknown:
+        raise ValueError(
+            f"BOOKIT_APP_URL: unknown field {{{sorted(unknown)[0]}}}; it may use {{venue_id}}, {{date}},"
+            " {booking_id}"
+        )
+    return template
 
 
 @dataclass(frozen=True)
@@ -40,11 +61,19 @@ def _unb64(text: str) -> bytes:
 
 
 class LinkSigner:
-    def __init__(self, secret: bytes, base_url: str) -> None:
+    def __init__(self, secret: bytes, base_url: str, app_url: str = "") -> None:
         if len(secret) < 16:
             raise ValueError("link secret must be at least 16 bytes")
         self._secret = secret
         self.base_url = base_url.rstrip("/")
+        self.app_url = app_url_template(app_url) if app_url else ""
+
+    def venue_url(self, venue_id: str, date: str, booking_id: str = "") -> str:
+        """Where to look for a free time and book: the app in front of BookIT (`BOOKIT_APP_URL`)
+        or, without one, the venue page `bookit run` serves (a day's availability)."""
+        if self.app_url:
+            return self.app_url.format(venue_id=quote(venue_id), date=date, booking_id=booking_id)
+        return f"{self.base_url}/venues/{quote(venue_id)}?date={date}"
 
     def token(self, link: Link) -> str:
         if link.action not in ACTIONS:

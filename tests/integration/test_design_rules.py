@@ -555,7 +555,8 @@ def test_rule_10_line_breaks_in_names_cannot_inject_headers(driver: Any) -> None
     [receipt] = mails(driver.service, "booking-confirmed", to=A)
     assert receipt["Bcc"] is None and receipt["X-Evil"] is None
     assert receipt.get_all("To") == [A]
-    assert receipt["Subject"].startswith("Booking confirmed: Hall Bcc: evil@example.com")
+    # (the stdlib reads a subject folded whole onto its second line with the fold's space in front)
+    assert receipt["Subject"].strip().startswith("Booked: Hall Bcc: evil@example.com")
 
 
 # Rule 11: bad input gets a clear error and changes nothing

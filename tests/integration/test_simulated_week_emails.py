@@ -3,9 +3,10 @@ that reached the Maildir, read back as a mail client and a calendar read it.
 
 - No link in any email carries an address: every token is decoded and searched.
 - Every email is marked Auto-Submitted.
-- Every booking made is one calendar invitation (REQUEST); every booking cancelled, by its owner
-  or by the system, is one CANCEL with the same UID and a higher SEQUENCE; each is at the
-  booking's own instants, at its venue, for its owner.
+- Every booking made is one calendar invitation (REQUEST), TENTATIVE while it waits for its
+  owner's confirmation; every confirmation is one update (REQUEST, CONFIRMED, higher SEQUENCE);
+  every booking cancelled, by its owner or by the system, is one CANCEL with the same UID and a
+  higher SEQUENCE; each is at the booking's own instants, at its venue, for its owner.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from email.parser import BytesParser
 from email.policy import default as default_policy
 from typing import Any
 from urllib.parse import unquote
+from uuid import UUID
 
 import pytest
 from icalendar import Calendar
@@ -101,12 +103,23 @@ def test_every_booking_of_the_week_is_invited_once_and_each_cancellation_cancels
             by_uid[str(event["UID"])][str(calendar["METHOD"])].append((event, message))
 
     assert set(by_uid) == {f"{booking_id}@bookit" for booking_id in bookings}
-    cancels = 0
+    cancels = confirmations = 0
     for booking_id, row in bookings.items():
         methods = by_uid[f"{booking_id}@bookit"]
-        [(invite, invited)] = methods["REQUEST"]
+        (invite, invited), *updates = sorted(methods["REQUEST"], key=lambda sent: int(sent[0]["SEQUENCE"]))
         venue = venues[row["venue_id"]]
         assert invited["X-BookIT-Kind"] in ("booking-confirmed", "waitlist-claimed")
+        # Tentative while it waits for its owner's confirmation; the confirmation's update, at a
+        # higher SEQUENCE, is the only other REQUEST.
+        needed_confirming = sim.service.app.booking(UUID(booking_id)).cancel_due is not None
+        assert str(invite["STATUS"]) == ("TENTATIVE" if needed_confirming else "CONFIRMED")
+        if row["confirmed"] and needed_confirming:
+            [(update, updated)] = updates
+            assert updated["X-BookIT-Kind"] == "confirmation-received"
+            assert str(update["STATUS"]) == "CONFIRMED" and update["SEQUENCE"] > invite["SEQUENCE"]
+            confirmations += 1
+        else:
+            assert updates == []
         assert invite["DTSTART"].dt == from_iso(row["starts_at"])
         assert invite["DTEND"].dt == from_iso(row["ends_at"])
         assert invite["DTSTART"].params["TZID"] == venue["tz"]
@@ -123,7 +136,7 @@ def test_every_booking_of_the_week_is_invited_once_and_each_cancellation_cancels
             cancels += 1
         else:
             assert methods["CANCEL"] == []
-    assert cancels > 10
+    assert cancels > 10 and confirmations > 10
 
 
 def test_named_people_are_greeted_and_addressed_by_name_the_others_plainly(week: Any) -> None:

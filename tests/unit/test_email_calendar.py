@@ -90,7 +90,7 @@ def test_a_new_booking_email_invites_with_the_venue_zone_location_organizer_and_
     assert method == "REQUEST" and calendar["METHOD"] == "REQUEST"
     assert event["UID"] == f"{booking.id}@bookit"
     assert event["SEQUENCE"] == 1
-    assert event["STATUS"] == "CONFIRMED"
+    assert event["STATUS"] == "TENTATIVE"  # until its owner confirms it
     # 14:00 UTC is 15:00 on the Paris wall clock, said with its TZID and a VTIMEZONE for it.
     assert event["DTSTART"].params["TZID"] == "Europe/Paris"
     assert event["DTSTART"].dt == datetime(2026, 12, 3, 15, 0, tzinfo=ZoneInfo("Europe/Paris"))
@@ -202,3 +202,53 @@ def test_a_feed_holds_each_booking_once_under_its_invitation_uid() -> None:
     assert "METHOD" not in calendar
     assert [e["UID"] for e in calendar.walk("VEVENT")] == [f"{first.id}@bookit", f"{second.id}@bookit"]
     assert len(calendar.walk("VTIMEZONE")) == 1
+
+
+def test_a_bookings_calendar_life_tentative_then_confirmed_then_cancelled_under_one_uid() -> None:
+    """The receipt is tentative (it may yet be auto-cancelled); the owner's confirmation sends
+    the update, CONFIRMED at a higher SEQUENCE, in an email that says so; a cancellation cancels
+    the same UID higher still."""
+    booking = book()
+    seen = []
+    for act in (
+        lambda: None,
+        lambda: booking.remind(cause(at=START - timedelta(hours=24))),
+        lambda: booking.confirm(cause(ANN, START - timedelta(hours=20))),
+        lambda: booking.cancel("plans changed", cause(ANN, START - timedelta(hours=10))),
+    ):
+        act()
+        for message in mailed(booking):
+            if any(p.get_content_type() == "text/calendar" for p in message.walk()):
+                method, calendar = calendar_of(message)
+                seen.append((str(message["X-BookIT-Kind"]), method, vevent(calendar), message))
+    kinds = [(kind, method, str(event["STATUS"])) for kind, method, event, _ in seen]
+    assert kinds == [
+        ("booking-confirmed", "REQUEST", "TENTATIVE"),
+        ("confirmation-received", "REQUEST", "CONFIRMED"),
+        ("booking-cancelled", "CANCEL", "CANCELLED"),
+    ]
+    assert len({str(event["UID"]) for _, _, event, _ in seen}) == 1
+    sequences = [int(event["SEQUENCE"]) for _, _, event, _ in seen]
+    assert sequences == sorted(sequences) and len(set(sequences)) == 3
+    assert seen[1][3]["Subject"] == "Booking confirmed: Main Hall on Thursday 3 December 2026"
+    assert seen[0][3]["Subject"] == "Booked: Main Hall on Thursday 3 December 2026"
+
+
+def test_a_booking_that_needs_no_confirmation_is_confirmed_in_its_first_calendar_entry() -> None:
+    late = Booking.book(
+        uuid4(),
+        venue_id="main-hall",
+        user=ANN,
+        date="2026-12-01",
+        start="11:00",
+        end="12:00",
+        starts_at=NOW + timedelta(hours=1),
+        ends_at=NOW + timedelta(hours=2),
+        purpose="",
+        rules=Rules(),
+        cause=cause(ANN),
+    )
+    [message] = mailed(late)
+    _, calendar = calendar_of(message)
+    assert vevent(calendar)["STATUS"] == "CONFIRMED"
+    assert vevent(calendar)["SUMMARY"] == "Booking at Main Hall"  # no purpose: no "Main Hall: "

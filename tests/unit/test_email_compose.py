@@ -33,8 +33,11 @@ EXTRA: dict[str, dict[str, object]] = {
         "purpose": "Choir practice",
         "booking_id": "bk-1",
         "confirmed": False,
-        "reminder_note": "Nothing to do now: we will ask you to confirm it the day before.",
+        "tentative": True,
+        "reminder_note": "Nothing to do now: on Wednesday 2 December we will ask you to confirm it,"
+        " by 12:00 on Thursday 3 December.",
     },
+    "confirmation-received": {"purpose": "Choir practice", "booking_id": "bk-1", "confirmed": True},
     "reminder": {
         "purpose": "Choir practice",
         "booking_id": "bk-1",
@@ -84,6 +87,7 @@ EXTRA: dict[str, dict[str, object]] = {
 }
 SUBJECT_ID = {
     "booking-confirmed": "bk-1",
+    "confirmation-received": "bk-1",
     "reminder": "bk-1",
     "auto-cancelled": "bk-1",
     "waitlist-offer": "wl-7",
@@ -98,6 +102,7 @@ SUBJECT_ID = {
 }
 BOOKING_KINDS = (
     "booking-confirmed",
+    "confirmation-received",
     "reminder",
     "auto-cancelled",
     "waitlist-claimed",
@@ -364,8 +369,9 @@ def test_reminder_for_a_confirmed_booking_offers_only_cancel() -> None:
 
 def test_the_receipt_says_what_comes_next_on_its_second_line() -> None:
     text, html = bodies(wire(compose("booking-confirmed")))
-    assert text.splitlines()[1] == "Nothing to do now: we will ask you to confirm it the day before."
-    assert first_two_blocks(html)[1] == "Nothing to do now: we will ask you to confirm it the day before."
+    said = EXTRA["booking-confirmed"]["reminder_note"]
+    assert text.splitlines()[1] == said
+    assert first_two_blocks(html)[1] == said
 
 
 def test_waitlist_offer_gives_the_window_and_both_choices() -> None:
@@ -435,6 +441,7 @@ def test_every_kind_greets_by_name_or_just_hello(kind: str) -> None:
 
 WHY_WORDS = {
     "booking-confirmed": "You booked",
+    "confirmation-received": "is confirmed",
     "reminder": "is coming up",
     "auto-cancelled": "was cancelled: it was not confirmed in time",
     "booking-cancelled": "is cancelled, as you asked",

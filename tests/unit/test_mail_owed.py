@@ -79,7 +79,9 @@ def test_a_new_booking_owes_its_owner_a_receipt_in_the_venue_zone() -> None:
     assert email.context["date"] == "Thursday 3 December 2026"
     assert email.context["tz"] == "Europe/Paris"
     assert (
-        email.context["reminder_note"] == "Nothing to do now: we will ask you to confirm it the day before."
+        email.context["reminder_note"]
+        == "Nothing to do now: on Wednesday 2 December we will ask you to confirm it,"
+        " by 13:00 on Thursday 3 December."
     )
 
 
@@ -106,10 +108,13 @@ def test_an_auto_cancellation_says_why_and_where_to_book_again() -> None:
     booking.remind(cause(at=START - timedelta(hours=24)))
     booking.note_reminder_delivered(START - timedelta(hours=24), cause())
     booking.auto_cancel(Rules(), cause(at=START - timedelta(hours=2)))
-    [email] = owed_by_last_event(booking)
+    event = booking.collect_events()[-1]
+    [email] = emails_owed(Facts(event, booking, VENUE, LINKS))
     assert email.kind == "auto-cancelled"
-    assert email.context["reason"] == "not confirmed by 2026-12-03 12:00 UTC"
-    assert email.context["book_url"] == "https://bookit.example/venues/main-hall"
+    # In the venue's zone (Paris), as every other time in the email; the event keeps UTC.
+    assert email.context["reason"] == "not confirmed by 13:00 on Thursday 3 December"
+    assert event.reason == "not confirmed by 2026-12-03 12:00 UTC"
+    assert email.context["book_url"] == "https://bookit.example/venues/main-hall?date=2026-12-03"
 
 
 def test_an_offer_goes_to_the_first_in_line_with_its_deadline_and_minutes() -> None:
@@ -161,6 +166,12 @@ def test_an_event_that_owes_nothing_is_passed_without_looking_at_it() -> None:
 def reminded() -> Booking:
     booking = book()
     booking.remind(cause(at=START - timedelta(hours=24)))
+    return booking
+
+
+def confirmed() -> Booking:
+    booking = reminded()
+    booking.confirm(cause(ANN, START - timedelta(hours=20)))
     return booking
 
 
@@ -249,6 +260,7 @@ SCENARIOS = {
     StrikeRecord.Suspended: suspended,
     Booking.Booked: book,
     Booking.Reminded: reminded,
+    Booking.Confirmed: confirmed,
     Booking.AutoCancelled: auto_cancelled,
     Booking.Cancelled: cancelled,
     WaitlistSlot.Notified: offered,

@@ -1,7 +1,9 @@
 """iCalendar for a booking's time (RFC 5545), as an email part (iTIP, RFC 5546) or a feed.
 
-An email that makes or claims a booking carries `METHOD:REQUEST`; one that cancels it (by its
-owner, by the system, or by a release) carries `METHOD:CANCEL` for the same event. The `UID` is
+An email that makes, claims or confirms a booking carries `METHOD:REQUEST`; one that cancels it
+(by its owner, by the system, or by a release) carries `METHOD:CANCEL` for the same event. A
+booking that still waits for its owner's confirmation is `STATUS:TENTATIVE` (it may yet be
+auto-cancelled); the confirmation's update, at a higher SEQUENCE, makes it `CONFIRMED`. The `UID` is
 derived from the booking id, so a calendar matches the cancellation to the invitation it put
 in; the `SEQUENCE` is the booking's version at the event, so a later change always outranks an
 earlier one. Times are the venue's wall clock with its `TZID` and a `VTIMEZONE`, or UTC for a
@@ -53,6 +55,16 @@ class BookingTime:
     attendee_name: str = ""
     purpose: str = ""
     cancelled: bool = False
+    tentative: bool = False  # booked, and waiting for its owner's confirmation
+
+    @property
+    def status(self) -> str:
+        return "CANCELLED" if self.cancelled else "TENTATIVE" if self.tentative else "CONFIRMED"
+
+    @property
+    def summary(self) -> str:
+        """The calendar title: the purpose at the venue, or the booking at the venue."""
+        return f"{self.venue_name}: {self.purpose}" if self.purpose else f"Booking at {self.venue_name}"
 
     @property
     def uid(self) -> str:
@@ -75,10 +87,9 @@ def invitation(entry: BookingTime, organizer: str) -> str:
     if not _is_utc(entry.tz):
         lines.append(_vtimezone(entry.tz, *_span([entry])))
     zone = _zone(entry.tz)
-    summary = f"{entry.venue_name}: {entry.purpose}" if entry.purpose else entry.venue_name
     lines += [
         "BEGIN:VEVENT\r\n",
-        _line("SUMMARY", "", _text(summary)),
+        _line("SUMMARY", "", _text(entry.summary)),
         _line("DTSTART", *_time(entry.starts_at, zone)),
         _line("DTEND", *_time(entry.ends_at, zone)),
         _line("DTSTAMP", *_time(entry.stamp, UTC)),
@@ -88,7 +99,7 @@ def invitation(entry: BookingTime, organizer: str) -> str:
         _line("DESCRIPTION", "", _text(entry.purpose)) if entry.purpose else "",
         _line("LOCATION", "", _text(entry.venue_name)),
         _organizer(organizer),
-        _CANCELLED if entry.cancelled else _CONFIRMED,
+        _STATUS[entry.status],
         "END:VEVENT\r\nEND:VCALENDAR\r\n",
     ]
     return "".join(lines)
@@ -130,11 +141,11 @@ def _event(entry: BookingTime, organizer: str) -> Event:
     event.add("dtstamp", entry.stamp.astimezone(UTC))
     event.add("dtstart", entry.starts_at.astimezone(zone))
     event.add("dtend", entry.ends_at.astimezone(zone))
-    event.add("summary", f"{entry.venue_name}: {entry.purpose}" if entry.purpose else entry.venue_name)
+    event.add("summary", entry.summary)
     event.add("location", entry.venue_name)
     if entry.purpose:
         event.add("description", entry.purpose)
-    event.add("status", "CANCELLED" if entry.cancelled else "CONFIRMED")
+    event.add("status", entry.status)
     event.add("transp", "TRANSPARENT" if entry.cancelled else "OPAQUE")
     event.add("organizer", _organizer_address(organizer))
     event.add("attendee", _attendee(entry))
@@ -175,8 +186,11 @@ def _zone(tz: str) -> ZoneInfo:
 
 # The pieces of an invitation, written as `Calendar.to_ical()` writes them.
 
-_CONFIRMED = "STATUS:CONFIRMED\r\nTRANSP:OPAQUE\r\n"
-_CANCELLED = "STATUS:CANCELLED\r\nTRANSP:TRANSPARENT\r\n"
+_STATUS = {
+    "CONFIRMED": "STATUS:CONFIRMED\r\nTRANSP:OPAQUE\r\n",
+    "TENTATIVE": "STATUS:TENTATIVE\r\nTRANSP:OPAQUE\r\n",
+    "CANCELLED": "STATUS:CANCELLED\r\nTRANSP:TRANSPARENT\r\n",
+}
 
 
 @functools.cache

@@ -26,6 +26,11 @@ LIVE = (BOOKED, CONFIRMED)
 CLAIMED_PURPOSE = "claimed from the waitlist"  # the purpose of a booking made by a claim
 
 
+def purpose_as_given(purpose: str, waitlist_entry_id: str | None) -> str:
+    """The purpose its owner gave: a claim's booking keeps a placeholder, which nobody typed."""
+    return "" if waitlist_entry_id is not None and purpose == CLAIMED_PURPOSE else purpose
+
+
 class Booking(DomainAggregate):
     TOPIC = "bookit.Booking"
 

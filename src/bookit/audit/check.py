@@ -29,6 +29,7 @@ from bookit.testing.invariants import InvariantChecker, Violation, event_ref
 MAILER = "mail"  # the mail follower's tracked position (policies/mail/mailer.py)
 
 _ONE_EMAIL = (
+    Booking.Confirmed,
     Booking.Reminded,
     Booking.AutoCancelled,
     Booking.Cancelled,

@@ -24,6 +24,7 @@ from bookit.adapters.mail.wording import LEADS, duration, zone_label
 
 KINDS = (
     "booking-confirmed",
+    "confirmation-received",
     "reminder",
     "auto-cancelled",
     "waitlist-offer",
@@ -42,7 +43,8 @@ _ENTRY_KINDS = frozenset({"waitlist-offer", "waitlist-expired", "waitlist-closed
 # Subjects are jinja templates rendered by the StrictUndefined text environment so a missing
 # key fails the same loud way as in the bodies.
 _SUBJECTS = {
-    "booking-confirmed": "Booking confirmed: {{ venue_name }} on {{ date }}",
+    "booking-confirmed": "Booked: {{ venue_name }} on {{ date }}",
+    "confirmation-received": "Booking confirmed: {{ venue_name }} on {{ date }}",
     "reminder": "Reminder: your booking at {{ venue_name }} on {{ date }}",
     "auto-cancelled": "Booking auto-cancelled: {{ venue_name }}",
     "waitlist-offer": "A slot is free for you: {{ venue_name }}",

@@ -6,7 +6,8 @@ glance is enough. The details and links come after. Each line is a jinja templat
 the email's context, like the bodies, so a missing key fails just as loudly.
 
 Times are the venue's wall clock, as people say them ("14:00–16:00", "by 09:15 on Tuesday 1
-December"), and the zone is named once, in the "When" line of the details (`zone_label`).
+December"), never with seconds, and the zone is named once, in the "When" line of the details
+(`zone_label`). A field with nothing in it (a booking without a purpose) is not printed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ LEADS = {
     "booking-confirmed": (
         "You booked {{ venue_name }} for {{ date }}, {{ start }}–{{ end }}.",
         "{{ reminder_note }}",
+    ),
+    "confirmation-received": (
+        "Your booking at {{ venue_name }} on {{ date }}, {{ start }}–{{ end }} is confirmed.",
+        "There is nothing more to do; if your plans change, please cancel it so someone else can"
+        " use the venue.",
     ),
     "reminder": (
         "Your booking at {{ venue_name }} is coming up: {{ date }}, {{ start }}–{{ end }}.",

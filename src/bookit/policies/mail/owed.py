@@ -21,7 +21,7 @@ from eventsourcing.utils import get_topic
 
 from bookit.adapters import calendar as ical
 from bookit.aggregates.base import derived_id, event_id
-from bookit.aggregates.booking import CLAIMED_PURPOSE, Booking
+from bookit.aggregates.booking import Booking, purpose_as_given
 from bookit.aggregates.strikes import StrikeRecord
 from bookit.aggregates.venue import Venue
 from bookit.aggregates.waitlist import WaitlistSlot
@@ -80,16 +80,34 @@ def emails_owed(facts: Facts) -> list[Email]:
 
 @owes(Booking.Booked)
 def booking_confirmed(facts: Facts) -> list[Email]:
+    """The receipt (kind `booking-confirmed`, as the contract names it): booked, and what we will
+    still ask. Its calendar entry is tentative while the booking waits for a confirmation."""
     booking: Booking = facts.state
     if booking.waitlist_entry_id is not None:
         return []  # a booking claimed from the waitlist gets the waitlist-claimed email
     context = _booking_context(facts)
-    context["reminder_note"] = (
-        "Nothing more to do: this booking needs no confirmation."
-        if booking.cancel_due is None
-        else "Nothing to do now: we will ask you to confirm it the day before."
-    )
+    tz = facts.venue.tz
+    if booking.cancel_due is None:
+        note = "Nothing more to do: this booking needs no confirmation."
+    elif booking.reminded_at is not None:
+        by = local_time(booking.cancel_due, tz)
+        note = f"Please confirm it by {by}, with the link in the reminder we have just sent."
+    else:
+        assert booking.reminder_due is not None
+        note = (
+            f"Nothing to do now: on {local_day(booking.reminder_due, tz)} we will ask you to confirm it,"
+            f" by {local_time(booking.cancel_due, tz)}."
+        )
+    context["reminder_note"] = note
+    context["tentative"] = booking.needs_confirmation
     return [_booking_email("booking-confirmed", facts, context, _booking_time(facts))]
+
+
+@owes(Booking.Confirmed)
+def confirmation_received(facts: Facts) -> list[Email]:
+    """The owner confirmed: it says so, and the calendar's entry becomes confirmed."""
+    context = _booking_context(facts)
+    return [_booking_email("confirmation-received", facts, context, _booking_time(facts))]
 
 
 @owes(Booking.Reminded)
@@ -109,8 +127,11 @@ def reminder(facts: Facts) -> list[Email]:
 def auto_cancelled(facts: Facts) -> list[Email]:
     booking: Booking = facts.state
     context = _booking_context(facts)
-    context["book_url"] = f"{facts.links.base_url}/venues/{booking.venue_id}"
-    context["reason"] = facts.event.reason
+    context["book_url"] = _book_again(facts, booking)
+    # The stored reason names its instant in UTC (for the history); the email says it in the
+    # venue's zone, as it says every other time.
+    assert booking.cancel_due is not None
+    context["reason"] = f"not confirmed by {local_time(booking.cancel_due, facts.venue.tz)}"
     return [_booking_email("auto-cancelled", facts, context, _booking_time(facts, cancelled=True))]
 
 
@@ -119,8 +140,12 @@ def booking_cancelled(facts: Facts) -> list[Email]:
     """The owner cancelled: a receipt, and the calendar's cancellation of the invitation."""
     booking: Booking = facts.state
     context = _booking_context(facts)
-    context["book_url"] = f"{facts.links.base_url}/venues/{booking.venue_id}"
+    context["book_url"] = _book_again(facts, booking)
     return [_booking_email("booking-cancelled", facts, context, _booking_time(facts, cancelled=True))]
+
+
+def _book_again(facts: Facts, booking: Booking) -> str:
+    return facts.links.venue_url(booking.venue_id, booking.date, str(booking.id))
 
 
 def _booking_context(facts: Facts) -> dict[str, Any]:
@@ -128,7 +153,7 @@ def _booking_context(facts: Facts) -> dict[str, Any]:
     context = _common(facts.venue, booking.date, booking.start, booking.end, booking.name)
     return context | {
         "booking_id": str(booking.id),
-        "purpose": booking.purpose,
+        "purpose": purpose_as_given(booking.purpose, booking.waitlist_entry_id),
         "confirmed": booking.confirmed,
     }
 
@@ -157,8 +182,9 @@ def _booking_time(facts: Facts, cancelled: bool = False) -> ical.BookingTime:
         venue_name=facts.venue.name,
         attendee=booking.user,
         attendee_name=booking.name,
-        purpose=booking.purpose,
+        purpose=purpose_as_given(booking.purpose, booking.waitlist_entry_id),
         cancelled=cancelled,
+        tentative=booking.is_live and booking.needs_confirmation,
     )
 
 
@@ -182,10 +208,11 @@ def _offer_email(facts: Facts, entry_id: str) -> Email:
     whether others were offered the same freeing (batch and all modes: first claim wins)."""
     context, entry, deadline = _entry_context(facts, entry_id)
     context |= {
-        "deadline": local_time(deadline, facts.venue.tz, seconds=True),
+        "deadline": local_time(deadline, facts.venue.tz),
         "claim_url": facts.links.url(Link("claim", entry.entry_id, deadline)),
         "decline_url": facts.links.url(Link("decline", entry.entry_id, deadline)),
-        "minutes": max(1, round((deadline - facts.event.timestamp) / timedelta(minutes=1))),
+        # Whole minutes, rounded down like the deadline: a person never counts on time they lack.
+        "minutes": max(1, (deadline - facts.event.timestamp) // timedelta(minutes=1)),
         "others_offered": max(0, entry.together - 1),
     }
     return _entry_email("waitlist-offer", facts, entry, context, entry.entry_id)
@@ -206,7 +233,7 @@ def waitlist_taken(facts: Facts) -> list[Email]:
 @owes(WaitlistSlot.Expired)
 def waitlist_expired(facts: Facts) -> list[Email]:
     context, entry, deadline = _entry_context(facts, facts.event.entry_id)
-    context["deadline"] = local_time(deadline, facts.venue.tz, seconds=True)
+    context["deadline"] = local_time(deadline, facts.venue.tz)
     return [_entry_email("waitlist-expired", facts, entry, context, entry.entry_id)]
 
 
@@ -227,7 +254,6 @@ def waitlist_claimed(facts: Facts) -> list[Email]:
         venue_name=facts.venue.name,
         attendee=entry.user,
         attendee_name=entry.name,
-        purpose=CLAIMED_PURPOSE,
     )
     email = _entry_email("waitlist-claimed", facts, entry, context, booking_id, about=entry.entry_id)
     return [replace(email, calendar=calendar)]
@@ -317,13 +343,17 @@ def _common(venue: Venue, date: str, start: str, end: str, name: str) -> dict[st
     }
 
 
-def local_time(instant: datetime, tz: str, seconds: bool = False) -> str:
+def local_time(instant: datetime, tz: str) -> str:
     """An instant as people say it on the venue's wall clock: "09:15 on Tuesday 1 December".
-    The zone is not repeated: every email names it once, beside the booking's times. Seconds
-    only when asked for and not zero (an offer's deadline is to the second, rule 6)."""
+    The zone is not repeated: every email names it once, beside the booking's times. No seconds:
+    a deadline to the second (rule 6) is said rounded down, so it never promises time not there."""
     local = instant.astimezone(ZoneInfo(tz))
-    clock = f"{local:%H:%M:%S}" if seconds and local.second else f"{local:%H:%M}"
-    return f"{clock} on {local:%A} {local.day} {local:%B}"
+    return f"{local:%H:%M} on {local_day(instant, tz)}"
+
+
+def local_day(instant: datetime, tz: str) -> str:
+    local = instant.astimezone(ZoneInfo(tz))
+    return f"{local:%A} {local.day} {local:%B}"
 
 
 def message_id(event: Any, about: str) -> str:
