@@ -86,16 +86,16 @@ def bootstrap(
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
     rules = rules or Rules.from_env()
-    env, read_url = store_env(home, store)
-    with schema_turn(store):
-        app = BookIT(env=env, rules=rules)
-        engine = make_engine(read_url)
-    projector = Projector(app, engine)
     links = LinkSigner(
         link_secret(home),
         os.environ.get("BOOKIT_LINK_BASE", "http://127.0.0.1:8080"),
         os.environ.get("BOOKIT_APP_URL", "").strip(),
     )
+    env, read_url = store_env(home, store)
+    with schema_turn(store):
+        app = BookIT(env=env, rules=rules)
+        engine = make_engine(read_url)
+    projector = Projector(app, engine)
     mailer = mailer_class(
         app,
         engine,

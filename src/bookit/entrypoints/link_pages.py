@@ -1,4 +1,5 @@
-"""The email links' web pages: `GET /l/<token>` says what the button will do, `POST` does it.
+"""The email links' web pages: `GET /l/<token>` says what the button will do, `POST` does it;
+and the public venue page the "Book again" buttons lead to, `GET /venues/<id>` (venue_page.py).
 
 The signed token is the capability: no login, no cookie, so nothing for a cross-site form to
 ride on. GET only reads (mail scanners and link previews follow links); POST turns the link into
@@ -36,6 +37,7 @@ from bookit.aggregates.booking import LIVE, Booking
 from bookit.aggregates.venue import Venue
 from bookit.bootstrap import Service
 from bookit.entrypoints.link_words import NO_PAGE, Subject, done, explain, render
+from bookit.entrypoints.venue_page import venue_page
 from bookit.errors import BadInput, BookitError, NotFound
 from bookit.links import Link, LinkSigner
 from bookit.projections import queries
@@ -64,7 +66,10 @@ def link_command_id(signer: LinkSigner, link: Link) -> UUID:
 def make_web_app(service: Service, clock: Callable[[], datetime]) -> ASGIApp:
     """The links app. Its commands go through the service's bus, which runs one at a time."""
     pages = _Pages(service, clock)
-    routes = [Route("/l/{token}", pages.endpoint, methods=["GET", "POST"])]
+    routes = [
+        Route("/l/{token}", pages.endpoint, methods=["GET", "POST"]),
+        Route("/venues/{venue_id}", pages.venue, methods=["GET"]),
+    ]
     return Starlette(
         routes=routes,
         middleware=[Middleware(_PrivateHeaders)],
@@ -113,6 +118,10 @@ class _Pages:
         if request.method == "POST":
             return await run_in_threadpool(self.act, token, request.url.path)
         return await run_in_threadpool(self.show, token, request.url.path)
+
+    async def venue(self, request: Request) -> Response:
+        venue_id, asked = request.path_params["venue_id"], request.query_params.get("date")
+        return await run_in_threadpool(venue_page, self.service.engine, self.clock, venue_id, asked)
 
     async def not_found(self, request: Request, exc: Exception) -> Response:
         return render("result.html.j2", 404, tone="error", heading="Page not found", lines=[NO_PAGE])
