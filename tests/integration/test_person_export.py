@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from api_client import people_on
 from bookit import commands as c
+from bookit.aggregates.base import SYSTEM
 from bookit.entrypoints.cli import main
 from bookit.personal.export import export_person
 from bookit.projections import queries
@@ -32,7 +33,7 @@ def story(driver: Driver) -> tuple[str, str, str]:
     flu = driver.book(ANN, hall, "2026-12-06", "10:00", "11:00", purpose="Tea party")
     driver.send(c.CancelBooking, actor=ANN, booking_id=flu, reason="Down with flu")
     driver.book(BOB, hall, "2026-12-07", "10:00", "11:00", purpose="Bob's band")
-    entry = driver.join(ANN, hall, "2026-12-07", "10:00", "11:00")
+    entry = driver.join(ANN, hall, "2026-12-07", "10:00", "11:00", name="Annie E.")
     return str(choir), flu, entry
 
 
@@ -40,12 +41,12 @@ def test_an_export_holds_the_persons_bookings_words_queues_and_emails(driver: Dr
     choir, flu, entry = story(driver)
     document = export_person(driver.service.engine, ANN)
     assert document is not None and document["email"] == ANN
-    assert document["names"] == ["Ann Example"] and document["admin"] is False
+    assert document["names"] == ["Ann Example", "Annie E."] and document["admin"] is False
     by_id = {b["booking_id"]: b for b in document["bookings"]}
     assert set(by_id) == {choir, flu}
     assert by_id[choir]["purpose"] == "Choir practice" and by_id[choir]["name"] == "Ann Example"
     assert by_id[flu]["status"] == "cancelled" and by_id[flu]["cancel_reason"] == "Down with flu"
-    assert [e["entry_id"] for e in document["waitlist_entries"]] == [entry]
+    assert [(e["entry_id"], e["name"]) for e in document["waitlist_entries"]] == [(entry, "Annie E.")]
     mine = [row for row in queries.outbox(driver.service.engine) if row["recipient"] == ANN]
     assert mine and [m["message_id"] for m in document["emails_sent"]] == [m["message_id"] for m in mine]
     assert {m["kind"] for m in document["emails_sent"]} >= {"booking-confirmed"}
@@ -75,3 +76,19 @@ def test_the_api_exports_the_callers_own_data_only(driver: Driver) -> None:
     assert stranger.status_code == 404
     assert stranger.headers["content-type"].startswith("application/problem+json")
     assert stranger.json()["code"] == "unknown_person"
+
+
+def test_an_export_holds_the_quota_used_and_the_strikes_earned(driver: Driver) -> None:
+    hall = driver.venue()
+    driver.send(
+        c.SetVenueRules, actor=SYSTEM, venue_id=hall, quota_bookings="3/week", late_cancel_minutes=2880
+    )
+    late = driver.book(ANN, hall, "2026-12-02", "10:00", "11:00")
+    driver.send(c.CancelBooking, actor=ANN, booking_id=late)  # within 48 h: a strike
+    kept = driver.book(ANN, hall, "2026-12-03", "10:00", "12:00")
+    document = export_person(driver.service.engine, ANN)
+    assert document is not None
+    assert [(s["booking_id"], s["reason"]) for s in document["strikes"]] == [(late, "late_cancel")]
+    (week,) = document["quota_use"]
+    assert (week["venue_id"], week["period"], week["bookings"], week["minutes"]) == (hall, "week", 1, 120)
+    assert kept in {b["booking_id"] for b in document["bookings"]}

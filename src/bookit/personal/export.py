@@ -71,6 +71,11 @@ def export_person(engine: Engine, email: str) -> dict[str, Any] | None:
             .where(audit.c.booking_id.in_(ids), audit.c.topic.in_(_OWN_TEXT))
             .order_by(audit.c.position)
         )
+        joined = rows(
+            select(audit.c.entry_id, audit.c.data)
+            .where(audit.c.entry_id.in_([e["entry_id"] for e in entries]), audit.c.topic == "waitlist.joined")
+            .order_by(audit.c.position)
+        )
         quota_events = rows(
             select(audit.c.aggregate_id, audit.c.topic, audit.c.data)
             .where(audit.c.topic.in_(QUOTA_TOPICS))
@@ -80,12 +85,13 @@ def export_person(engine: Engine, email: str) -> dict[str, Any] | None:
     if not (booked or entries or struck or sent or refused or is_admin or quotas):
         return None
     names, reasons = _own_words(own, email)
+    queued_as = {e["entry_id"]: json.loads(e["data"]).get("name", "") for e in joined}
     return {
         "email": email,
-        "names": sorted(set(names.values()) - {""}),
+        "names": sorted((set(names.values()) | set(queued_as.values())) - {""}),
         "admin": is_admin,
         "bookings": [_booking(b, names, reasons) for b in booked],
-        "waitlist_entries": entries,
+        "waitlist_entries": [e | {"name": queued_as.get(e["entry_id"], "")} for e in entries],
         "strikes": struck,
         "check_ins": checked,
         "quota_use": quotas,
