@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from bookit.personal.cipher import ERASED, NotSealed, PersonCipher
 from bookit.personal.keys import KeyStore, open_key_store, person_keys
@@ -125,3 +126,21 @@ def test_two_threads_meeting_a_new_address_at_once_make_one_person(tmp_path: Pat
     for thread in threads:
         thread.join()
     assert len(set(found)) == 1 and len(found) == 4
+
+
+def test_a_seen_address_is_answered_from_memory_until_its_person_is_forgotten(tmp_path: Path) -> None:
+    here, there = keys_in(tmp_path), keys_in(tmp_path)
+    queries: list[str] = []
+    event.listen(here.engine, "before_cursor_execute", lambda *args: queries.append(args[2]))
+    ann = here.person_for(ANN)
+    queries.clear()
+    assert [here.person_of(ANN) for _ in range(3)] == [ann] * 3 and queries == []
+    assert here.person_of("bob@example.com") is None and len(queries) == 1  # a stranger: asked
+    there.destroy(ann)  # in another process
+    assert here.person_of(ANN) == ann  # still remembered here ...
+    here.forget(ann)  # ... until person.erased reaches this process
+    assert here.person_of(ANN) is None
+    again = there.person_for(ANN)
+    assert here.person_of(ANN) == again != ann
+    here.destroy(again)
+    assert here.person_of(ANN) is None and there.person_of(ANN) == again  # there: not yet told

@@ -68,13 +68,19 @@ _KEY_OF = select(person_keys.c.wrapped_key).where(person_keys.c.person_id == bin
 
 
 class KeyStore:
-    """Find, make and destroy persons' keys. Thread-safe; unwrapped keys are cached."""
+    """Find, make and destroy persons' keys. Thread-safe. Unwrapped keys and the persons of
+    address hashes seen are kept in memory (at most CACHED_KEYS of each, least recently used
+    dropped); `destroy` drops both here, and another process drops them when told (`forget`,
+    on `person.erased`). Until then it can only fail to seal for the erased person, since
+    their key is gone from the store for every process that has not cached it."""
 
     def __init__(self, engine: Engine, master: MasterKey) -> None:
         self.engine = engine
         self._lookup_key = master.derive("lookup-hmac")
         self._wrap = AESGCM(master.derive("person-key-wrap"))
         self._cache: OrderedDict[str, AESGCM] = OrderedDict()
+        self._people: OrderedDict[str, str] = OrderedDict()  # address hash -> person_id
+        self._hash_of: dict[str, str] = {}  # person_id -> address hash, to forget both
         self._lock = threading.Lock()
         _metadata.create_all(engine)
 
@@ -85,9 +91,18 @@ class KeyStore:
 
     def person_of(self, email: str) -> str | None:
         """The person with this address, or None: never seen, or erased."""
+        lookup = self.lookup(email)
+        with self._lock:
+            known = self._people.get(lookup)
+            if known is not None:
+                self._people.move_to_end(lookup)
+                return known
         with self.engine.connect() as conn:
-            found = conn.execute(_PERSON_OF, {"lookup": self.lookup(email)}).scalar()
-        return None if found is None else str(found)
+            found = conn.execute(_PERSON_OF, {"lookup": lookup}).scalar()
+        if found is None:
+            return None  # not kept: the address may become a person in another process
+        self._know(lookup, str(found))
+        return str(found)
 
     def person_for(self, email: str) -> str:
         """The person with this address, made (a random id and a new key) on first sight."""
@@ -96,8 +111,9 @@ class KeyStore:
             return found
         person_id = str(uuid.uuid4())
         key = AESGCM.generate_key(bit_length=8 * KEY_BYTES)
+        lookup = self.lookup(email)
         row = {
-            "lookup": self.lookup(email),
+            "lookup": lookup,
             "person_id": person_id,
             "wrapped_key": self._wrapped(person_id, key),
         }
@@ -111,6 +127,7 @@ class KeyStore:
                 raise
             return again
         self._remember(person_id, AESGCM(key))
+        self._know(lookup, person_id)
         return person_id
 
     def cipher_of(self, person_id: str) -> AESGCM | None:
@@ -134,9 +151,22 @@ class KeyStore:
         return bool(gone)
 
     def forget(self, person_id: str) -> None:
-        """Drop a cached key (another process destroyed it: person.erased said so)."""
+        """Drop a cached key and address hash (another process destroyed them: person.erased
+        said so)."""
         with self._lock:
             self._cache.pop(person_id, None)
+            lookup = self._hash_of.pop(person_id, None)
+            if lookup is not None:
+                self._people.pop(lookup, None)
+
+    def _know(self, lookup: str, person_id: str) -> None:
+        with self._lock:
+            self._people[lookup] = person_id
+            self._people.move_to_end(lookup)
+            self._hash_of[person_id] = lookup
+            while len(self._people) > CACHED_KEYS:
+                _, dropped = self._people.popitem(last=False)
+                self._hash_of.pop(dropped, None)
 
     def _remember(self, person_id: str, cipher: AESGCM) -> None:
         with self._lock:
