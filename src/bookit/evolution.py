@@ -25,7 +25,7 @@ from eventsourcing.utils import register_topic
 from bookit import aggregates
 from bookit.aggregates.base import DomainAggregate
 
-EVENT_SCHEMA_VERSION = 1
+EVENT_SCHEMA_VERSION = 2
 
 # Topics stored by earlier code for classes since renamed or moved: old topic -> "module:Class".
 # Every BookIT event and aggregate has an explicit topic ("booking.booked", "bookit.Booking"),

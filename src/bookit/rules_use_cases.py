@@ -139,18 +139,19 @@ def open_check_in(app: App, cmd: c.OpenCheckIn, cause: Cause) -> Outcome:
 
 def release_no_show(app: App, cmd: c.ReleaseNoShow, cause: Cause) -> Outcome:
     """Past the check-in deadline: release the booking, offer its time to the queues (the same
-    hold-and-offer path as a cancellation, in the same save) and record the strike."""
+    hold-and-offer path as a cancellation, in the same save) and record the strike, unless the
+    booking says it is none (rule 24: decided too late for check-in to have been possible)."""
     booking = app.booking(cmd.booking_id)
     try:
-        released = booking.release_as_no_show(cause)
+        released = booking.release_as_no_show(app.rules, cause)
     except Refused as refusal:
         return app.settled_without_effect(cmd, cause, refusal, booking)
     if not released:
         return app.commit(cmd, cause, {"skipped": "checked in, or no longer live"}, booking)
     freed = app.free_booked_time(booking, cause)
-    record = _strike(app, booking, NO_SHOW, cause)
-    outcome = {"booking_id": str(booking.id), "status": booking.status}
-    return app.commit(cmd, cause, outcome, booking, *freed, record)
+    strikes = [_strike(app, booking, NO_SHOW, cause)] if booking.no_show_strikes else []
+    outcome = {"booking_id": str(booking.id), "status": booking.status, "strike": bool(strikes)}
+    return app.commit(cmd, cause, outcome, booking, *freed, *strikes)
 
 
 # Strikes, by admins

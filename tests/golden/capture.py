@@ -170,17 +170,19 @@ def stored(row: tuple[Any, ...]) -> dict[str, Any]:
 def write_fixtures(events_file: Path, out: Path) -> None:
     events, snapshots = copy_rows(events_file)
     chains: dict[str, list[tuple[Any, ...]]] = {}
-    seen: set[str] = set()
+    seen: set[str] = set()  # TOPIC.vN of each shape written
     (out / "events").mkdir(parents=True)
     (out / "snapshots").mkdir(parents=True)
     for row in events:
         chain = chains.setdefault(str(row[0]), [])
         chain.append(row)
-        if row[2] in seen:
+        # Named by the shape it was stored in: the class_version the mapper wrote (1 when absent).
+        shape = f"{row[2]}.v{json.loads(bytes(row[3])).get('class_version', 1)}"
+        if shape in seen:
             continue
-        seen.add(row[2])
+        seen.add(shape)
         fixture = {"event": stored(row), "before": [stored(r) for r in chain[:-1]]}
-        (out / "events" / f"{row[2]}.v1.json").write_text(json.dumps(fixture, indent=1) + "\n")
+        (out / "events" / f"{shape}.json").write_text(json.dumps(fixture, indent=1) + "\n")
     taken: set[str] = set()
     for row in snapshots:
         state = json.loads(bytes(row[3]))

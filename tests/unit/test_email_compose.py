@@ -77,6 +77,7 @@ EXTRA: dict[str, dict[str, object]] = {
         "check_in_until": "14:15 on Thursday 3 December",
         "strike_limit": 3,
         "strike_days": 30,
+        "no_strike": "",
     },
     "suspended": {
         "booking_id": "bk-1",

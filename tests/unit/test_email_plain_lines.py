@@ -34,8 +34,8 @@ def test_the_subjects_and_most_opening_lines_take_the_plain_path() -> None:
     compiled = [compile_line(env, source) for kind in KINDS for source in _lines(kind)]
     plain = [line for line in compiled if isinstance(line, PlainLine)]
     assert all(isinstance(compile_line(env, source), PlainLine) for source in _SUBJECTS.values())
-    # The reminder's condition and the offer's `duration` filter stay jinja templates.
-    assert len(compiled) - len(plain) == 2
+    # The reminder's and the no-show's conditions and the offer's `duration` filter stay jinja.
+    assert len(compiled) - len(plain) == 3
 
 
 @pytest.mark.parametrize(

@@ -76,6 +76,13 @@ def claimed_then_reminded() -> Booking:
     return booking
 
 
+def no_show_decided_late() -> Booking:
+    """The service was down: the release came three hours after check-in closed (rule 24)."""
+    booking = scenarios.with_check_in()
+    booking.release_as_no_show(Rules(), scenarios.cause(at=scenarios.START + timedelta(hours=3, seconds=9)))
+    return booking
+
+
 def without_purpose() -> Booking:
     booking = scenarios.book()
     booking.purpose = ""
@@ -87,6 +94,7 @@ BUILDS |= {
     "offer-at-odd-seconds": odd_seconds_offer,
     "claimed-then-reminded": claimed_then_reminded,
     "booked-without-purpose": without_purpose,
+    "no-show-decided-late": no_show_decided_late,
 }
 
 
@@ -155,3 +163,20 @@ def test_a_booking_without_a_purpose_prints_no_purpose_line() -> None:
     assert "Purpose" not in plain and "Purpose" not in html
     [(_, with_one)] = emails_of(scenarios.book)
     assert "  Purpose:  Choir" in texts(with_one)[0]
+
+
+def test_rule_24_a_no_show_decided_late_says_it_is_no_strike_and_why_in_the_venues_zone() -> None:
+    [(email, message)] = emails_of(no_show_decided_late)
+    plain, html = texts(message)
+    said = (
+        "There is nothing to do now, and it is not counted against you: BookIT was not running when"
+        " check-in closed and only released it at 18:00 on Thursday 3 December, so you may not have"
+        " been able to check in."
+    )
+    assert plain.splitlines()[1] == said
+    assert "counts as a no-show" not in plain and "suspend" not in plain
+    [(_, on_time)] = emails_of(scenarios.no_show)
+    assert (
+        texts(on_time)[0].splitlines()[1]
+        == "There is nothing to do now; it counts as a no-show at this venue."
+    )

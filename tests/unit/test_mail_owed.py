@@ -222,7 +222,7 @@ def with_check_in() -> Booking:
 
 def no_show() -> Booking:
     booking = with_check_in()
-    booking.release_as_no_show(cause(at=START + timedelta(minutes=15)))
+    booking.release_as_no_show(Rules(), cause(at=START + timedelta(minutes=15)))
     return booking
 
 

@@ -214,15 +214,48 @@ def test_rule_14_check_in_is_open_from_the_start_until_the_check_in_minutes_afte
 
 def test_rule_14_a_booking_nobody_checked_in_to_is_released_after_the_deadline_only() -> None:
     booking = book(CHECK_IN)
-    assert code(booking.release_as_no_show, cause(SYSTEM, START + timedelta(minutes=14))) == "not_due"
-    assert booking.release_as_no_show(cause(SYSTEM, START + timedelta(minutes=15)))
+    assert (
+        code(booking.release_as_no_show, Rules(), cause(SYSTEM, START + timedelta(minutes=14))) == "not_due"
+    )
+    assert booking.release_as_no_show(Rules(), cause(SYSTEM, START + timedelta(minutes=15)))
     assert booking.status == NO_SHOW and not booking.is_live
+
+
+def test_rule_24_a_release_decided_within_the_grace_after_check_in_closed_is_a_strike() -> None:
+    booking = book(CHECK_IN)
+    grace = Rules().reminder_grace  # BOOKIT_REMINDER_GRACE_MINUTES, 60 by default
+    assert booking.release_as_no_show(Rules(), cause(SYSTEM, booking.check_in_until + grace))
+    assert booking.no_show_strikes and booking.no_strike == ""
+
+
+def test_rule_24_a_release_decided_after_the_grace_frees_the_time_but_is_no_strike_and_says_why() -> None:
+    booking = book(CHECK_IN)  # check-in closed 10:15 UTC
+    late = booking.check_in_until + Rules().reminder_grace + timedelta(minutes=1)
+    assert booking.release_as_no_show(Rules(), cause(SYSTEM, late))
+    assert booking.status == NO_SHOW and not booking.is_live  # the time is freed all the same
+    assert not booking.no_show_strikes
+    [event] = booking.collect_events()[-1:]
+    assert isinstance(event, Booking.NoShow)
+    assert event.no_strike == (
+        "decided at 2026-12-05 11:16 UTC, 61 min after check-in closed (more than the 60 min grace):"
+        " BookIT was not running then, so checking in may not have been possible"
+    )
+    # The grace is configuration, not a constant: a longer one makes the same release a strike.
+    other = book(CHECK_IN)
+    assert other.release_as_no_show(Rules(reminder_grace=timedelta(hours=2)), cause(SYSTEM, late))
+    assert other.no_show_strikes
+
+
+def test_rule_24_a_stored_no_show_from_before_rule_24_reads_as_the_strike_it_was() -> None:
+    state: dict[str, object] = {"reason": "nobody checked in by 2026-12-03 14:15 UTC"}
+    Booking.NoShow.upcast_v1_v2(state)
+    assert state["no_strike"] == ""
 
 
 def test_rule_14_a_checked_in_booking_is_never_released() -> None:
     booking = book(CHECK_IN)
     booking.check_in(cause(at=START + timedelta(minutes=1)))
-    assert not booking.release_as_no_show(cause(SYSTEM, START + timedelta(minutes=30)))
+    assert not booking.release_as_no_show(Rules(), cause(SYSTEM, START + timedelta(minutes=30)))
     assert booking.is_live
 
 

@@ -125,13 +125,24 @@ class Booking(DomainAggregate):
             booking.checked_in_at = self.timestamp
 
     class NoShow(DomainAggregate.Event):
-        """Nobody checked in by the deadline: the rest of the booking's time is released."""
+        """Nobody checked in by the deadline: the rest of the booking's time is released. It is
+        a strike unless `no_strike` says why not (rule 24: the release was decided so long after
+        check-in closed that BookIT was not running, and checking in may not have been possible).
+
+        Version 2 added `no_strike`; every version 1 no-show was a strike."""
 
         TOPIC = "booking.no_show"
+        class_version = 2
         reason: str
+        no_strike: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["no_strike"] = ""
 
         def apply(self, booking: Booking) -> None:
             booking.status = NO_SHOW
+            booking.no_strike = self.no_strike
 
     def __init__(
         self,
@@ -174,6 +185,7 @@ class Booking(DomainAggregate):
         self.reminder_delivered_at: datetime | None = None
         self.waived = False
         self.auto_cancel_skipped = False
+        self.no_strike = ""  # why its release is no strike (rule 24), once released
 
     @classmethod
     def book(
@@ -335,16 +347,40 @@ class Booking(DomainAggregate):
         self._record(self.CheckInOpened, cause)
         return True
 
-    def release_as_no_show(self, cause: Cause) -> bool:
-        """After the check-in deadline, a live booking nobody checked in to is a no-show."""
+    def release_as_no_show(self, rules: Rules, cause: Cause) -> bool:
+        """After the check-in deadline, a live booking nobody checked in to is a no-show: its
+        time is released. Whether it is a strike is rule 24's (`_why_no_strike`)."""
         if self.check_in_until is None or not self.is_live or self.checked_in_at is not None:
             return False
         if cause.at < self.check_in_until:
             raise Refused("check-in is still open", "not_due")
         self._record(
-            self.NoShow, cause, reason=f"nobody checked in by {self.check_in_until:%Y-%m-%d %H:%M} UTC"
+            self.NoShow,
+            cause,
+            reason=f"nobody checked in by {self.check_in_until:%Y-%m-%d %H:%M} UTC",
+            no_strike=self._why_no_strike(self.check_in_until, rules, cause),
         )
         return True
+
+    @property
+    def no_show_strikes(self) -> bool:
+        """Released as a no-show, and it counts as a strike."""
+        return self.status == NO_SHOW and not self.no_strike
+
+    @staticmethod
+    def _why_no_strike(closed_at: datetime, rules: Rules, cause: Cause) -> str:
+        """DESIGN rule 24, as rule 5 for auto-cancellation: a strike needs a fair chance. A
+        release decided more than the grace period (BOOKIT_REMINDER_GRACE_MINUTES) after the
+        window closed was decided by a service that was not running then, so the owner may not
+        have been able to act: no strike, and this says why. On time, it counts."""
+        late_by = cause.at - closed_at
+        if late_by <= rules.reminder_grace:
+            return ""
+        return (
+            f"decided at {cause.at:%Y-%m-%d %H:%M} UTC, {_minutes(late_by)} min after check-in closed"
+            f" (more than the {_minutes(rules.reminder_grace)} min grace): BookIT was not running then,"
+            " so checking in may not have been possible"
+        )
 
     def _why_not_fair(self, rules: Rules) -> str:
         assert self.cancel_due is not None

@@ -61,7 +61,8 @@ LEADS = {
     "no-show": (
         "Your booking at {{ venue_name }} on {{ date }} was released: nobody checked in by"
         " {{ check_in_until }}.",
-        "There is nothing to do now; it counts as a no-show at this venue.",
+        "{{ 'There is nothing to do now, and it is not counted against you: ' ~ no_strike ~ '.' if no_strike"
+        " else 'There is nothing to do now; it counts as a no-show at this venue.' }}",
     ),
     "suspended": (
         "New bookings at {{ venue_name }} are suspended for you until {{ until }}.",

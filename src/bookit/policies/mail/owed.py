@@ -305,10 +305,19 @@ def no_show(facts: Facts) -> list[Email]:
     assert booking.check_in_until is not None
     context = _booking_context(facts)
     rules = facts.venue.rules
+    tz = facts.venue.tz
+    # Rule 24: decided so late that checking in may not have been possible, it is no strike.
+    no_strike = (
+        f"BookIT was not running when check-in closed and only released it at"
+        f" {local_time(facts.event.timestamp, tz)}, so you may not have been able to check in"
+        if booking.no_strike
+        else ""
+    )
     context |= {
-        "check_in_until": local_time(booking.check_in_until, facts.venue.tz),
-        "strike_limit": rules.no_show_strikes,
+        "check_in_until": local_time(booking.check_in_until, tz),
+        "strike_limit": rules.no_show_strikes if not no_strike else None,
         "strike_days": rules.strike_days,
+        "no_strike": no_strike,
     }
     # Released: the calendar's entry for it is cancelled, as for any other end of a booking.
     return [_booking_email("no-show", facts, context, _booking_time(facts, cancelled=True))]
