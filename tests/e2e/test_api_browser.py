@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from api_client import ENV, api_server, free_port, token
 from bookit import commands as c
@@ -103,3 +103,31 @@ def test_a_listed_origin_may_call_across_origins(page: Page, hall: Service) -> N
         page.goto(f"http://{OTHER_HOST}:{port}/api/try?api={base}")
         _book_and_confirm(page)
     assert [r["status"] for r in queries.booking_list(hall.engine)] == ["confirmed"]
+
+
+def test_the_api_docs_work_with_the_network_blocked(browser: Browser, hall: Service) -> None:
+    """/api/docs renders every operation from what BookIT serves itself: any request to another
+    host is aborted, and none is even tried (Swagger UI used to come from a CDN: a blank page)."""
+    context = browser.new_context()
+    elsewhere: list[str] = []
+
+    def only_here(route: Route) -> None:
+        if route.request.url.startswith(base):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    try:
+        with api_server(hall) as base:
+            context.route("**/*", only_here)
+            page = context.new_page()
+            response = page.goto(f"{base}/api/docs")
+            assert response is not None and response.status == 200
+            expect(page.locator(".swagger-ui .info .title")).to_contain_text("BookIT")
+            expect(page.locator(".opblock-summary-path[data-path='/api/bookings']").first).to_be_visible()
+            paths = page.locator(".opblock-summary-path").all_inner_texts()
+    finally:
+        context.close()
+    assert elsewhere == []
+    assert {"/api/bookings", "/api/venues", "/api/waitlist/mine"} <= {p.replace("\u200b", "") for p in paths}
