@@ -77,18 +77,34 @@ def make_web_app(service: Service, clock: Callable[[], datetime]) -> ASGIApp:
     )
 
 
-def serve_links(
-    service: Service, host: str, port: int, stop: threading.Event, api: ASGIApp | None = None
-) -> None:
-    """Serve the links (and the HTTP API under /api, if given) in this thread until `stop` is
-    set. A port in use raises OSError here."""
+def listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound: a port in use raises OSError here, before anything runs."""
     # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets that say so, and without
     # it every response written in two parts waited ~40 ms for the client's delayed ACK.
     sock = socket.socket(
         socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
     )
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)  # from now on nobody else can take the port
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def serve_links(
+    service: Service,
+    host: str,
+    port: int,
+    stop: threading.Event,
+    api: ASGIApp | None = None,
+    sock: socket.socket | None = None,
+) -> None:
+    """Serve the links (and the HTTP API under /api, if given) in this thread until `stop` is
+    set, on `sock` if given (bound by `listen`). A port in use raises OSError here."""
+    sock = sock or listen(host, port)
     app = make_web_app(service, service.bus.clock)
     if api is not None:
         app = _ApiBeside(api, app)

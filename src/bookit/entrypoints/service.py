@@ -97,25 +97,29 @@ def run_service(service: Service, settings: Settings, stop: threading.Event) -> 
 
 
 def _serve_pages(service: Service, settings: Settings, stop: threading.Event) -> threading.Thread:
+    """Bind the HTTP address first: a service that cannot serve it exits (1) before it ticks
+    or takes a command, rather than running without its pages and API."""
     from bookit.entrypoints.api import make_api
-    from bookit.entrypoints.link_pages import http_address, serve_links
+    from bookit.entrypoints.link_pages import http_address, listen, serve_links
 
     host, port = http_address()
+    try:
+        sock = None if settings.once else listen(host, port)
+    except OSError as error:
+        raise click.ClickException(
+            f"cannot serve the link pages and the HTTP API on {host}:{port} "
+            f"({error.strerror or error}): is another `bookit run` using it? "
+            "Stop it, or set BOOKIT_HTTP_PORT (and BOOKIT_HTTP_HOST) to a free address"
+        ) from None
     api = make_api(service, settings.bus_url)
 
     def serve() -> None:
+        assert sock is not None
         try:
-            serve_links(service, host, port, stop, api=api)
-        except OSError as error:
-            # Several workers on one host all take commands; only one can have the port. The
-            # others say so in one line and go on working, instead of printing a traceback.
-            log.error(
-                "link pages and the HTTP API are not served: cannot listen on %s:%s (%s); "
-                "set BOOKIT_HTTP_PORT to a free port",
-                host,
-                port,
-                error.strerror or error,
-            )
+            serve_links(service, host, port, stop, api=api, sock=sock)
+        except Exception:
+            log.exception("the link pages and the HTTP API stopped; stopping the service")
+            stop.set()
 
     pages = threading.Thread(target=serve, name="links", daemon=True)
     if not settings.once:
@@ -145,7 +149,9 @@ def _tick_until_stopped(service: Service, settings: Settings, stop: threading.Ev
 
 def log_tick(result: Outcome) -> None:
     if result["handled"] or result["skipped"]:
-        log.info("tick at %s: %s handled, %s skipped", result["now"], result["handled"], result["skipped"])
+        from bookit.policies.due_work import told
+
+        log.info("tick at %s", told(result))
 
 
 def tick_logged(service: Service, now: datetime) -> None:
