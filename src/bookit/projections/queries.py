@@ -8,6 +8,7 @@ should start without either (tests/e2e/test_cli_startup.py).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -102,16 +103,38 @@ def admin_list(engine: Engine) -> list[str]:
 
 
 def booking_list(
-    engine: Engine, user: str | None = None, venue_id: str | None = None, date: str | None = None
+    engine: Engine,
+    user: str | None = None,
+    venue_id: str | None = None,
+    date: str | None = None,
+    *,
+    after: Sequence[str] | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
+    """Bookings in (start, id) order; a page of them with `after` (the last row's
+    `booking_key`, exclusive) and `limit`."""
     query = select(bookings)
+    if after is not None:
+        starts_at, booking_id = after
+        query = query.where(
+            or_(
+                bookings.c.starts_at > starts_at,
+                and_(bookings.c.starts_at == starts_at, bookings.c.booking_id > booking_id),
+            )
+        )
     if user:
         query = query.where(bookings.c.user == user.lower())
     if venue_id:
         query = query.where(bookings.c.venue_id == venue_id)
     if date:
         query = query.where(bookings.c.date == date)
-    return _rows(engine, query.order_by(bookings.c.starts_at, bookings.c.booking_id))
+    query = query.order_by(bookings.c.starts_at, bookings.c.booking_id)
+    return _rows(engine, query if limit is None else query.limit(limit))
+
+
+def booking_key(row: dict[str, Any]) -> tuple[str, str]:
+    """Where a booking sorts in `booking_list`: its cursor."""
+    return row["starts_at"], row["booking_id"]
 
 
 def booking(engine: Engine, booking_id: str) -> dict[str, Any] | None:

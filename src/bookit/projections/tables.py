@@ -188,6 +188,16 @@ refusals = Table(
     Column("body", Text, nullable=False),
 )
 
+# What each HTTP Idempotency-Key was first used for (a hash of the route and the fields), so
+# the same key with another request is refused instead of answered with the first's outcome.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key_id", String(36), primary_key=True),  # derived from (actor, key)
+    Column("request", String(64), nullable=False),  # sha256 of (operation, fields)
+    Column("first_at", String(20), nullable=False),
+)
+
 # Rebuilt from the event store by `replay`, and compared by `replay --verify`.
 PROJECTED = (
     venues,

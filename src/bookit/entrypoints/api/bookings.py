@@ -13,6 +13,7 @@ from bookit import audit
 from bookit import commands as c
 from bookit.entrypoints.api import schemas as s
 from bookit.entrypoints.api.deps import ALWAYS, WITH_BODY, Caller, CallerDep, IdempotencyKey
+from bookit.entrypoints.api.pages import PageDep, numbered, step_key
 from bookit.entrypoints.api.problems import documented, links
 from bookit.errors import NotFound, Refused
 from bookit.projections import queries
@@ -41,20 +42,37 @@ def book(body: s.NewBooking, caller: CallerDep, key: IdempotencyKey = None) -> s
     return s.BookingOutcome(**outcome)
 
 
+EVERYONE = "*"
+
+
 @router.get("", responses=ALWAYS | documented(403))
 def list_bookings(
     caller: CallerDep,
+    page: PageDep,
     venue_id: str | None = None,
     date: Annotated[s.Date | None, Query()] = None,
-    user: Annotated[str | None, Query(description="admins only: anyone's bookings; default yours")] = None,
+    user: Annotated[
+        str | None,
+        Query(
+            description="whose bookings: yours without it (an admin's too); an admin may give "
+            "someone's email address, or `*` for everyone's"
+        ),
+    ] = None,
 ) -> list[s.Booking]:
-    """Your bookings (or, for an admin, anyone's: all of them without `user`)."""
-    if user is not None and user.strip().lower() != caller.actor and not caller.admin:
-        raise Refused("only an admin may list someone else's bookings", "not_admin")
-    if user is None and not caller.admin:
-        user = caller.actor
-    rows = queries.booking_list(caller.door.service.engine, user=user, venue_id=venue_id, date=date)
-    return [s.Booking(**row) for row in rows]
+    """Your own bookings, a page at a time; an admin adds `?user=EMAIL` for someone else's or
+    `?user=*` for everyone's."""
+    whose = caller.actor if user is None else user.strip().lower()
+    if whose != caller.actor and not caller.admin:
+        raise Refused("only an admin may list someone else's bookings (`?user=`)", "not_admin")
+    rows = queries.booking_list(
+        caller.door.service.engine,
+        user=None if whose == EVERYONE else whose,
+        venue_id=venue_id,
+        date=date,
+        after=page.after,
+        limit=page.limit + 1,
+    )
+    return [s.Booking(**row) for row in page.finish(rows, queries.booking_key)]
 
 
 @router.get("/{booking_id}", operation_id="show_booking", responses=ALWAYS | documented(403, 404))
@@ -84,12 +102,12 @@ def override(booking_id: UUID, caller: CallerDep, key: IdempotencyKey = None) ->
 
 
 @router.get("/{booking_id}/history", operation_id="booking_history", responses=ALWAYS | documented(403, 404))
-def history(booking_id: UUID, caller: CallerDep) -> list[s.HistoryEvent]:
+def history(booking_id: UUID, caller: CallerDep, page: PageDep) -> list[s.HistoryEvent]:
     """Every event of the booking in store order: what, when, by whom, by which command, and
     the emails each one owed (sent or refused), as `bookit history ID --emails`."""
     _visible(caller, booking_id)
     found = audit.history(caller.door.service, str(booking_id), emails=True)
-    return [s.HistoryEvent(**step) for step in found.steps]
+    return [s.HistoryEvent(**step) for _, step in page.of(numbered(found.steps), step_key)]
 
 
 def _act(

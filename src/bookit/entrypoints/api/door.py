@@ -15,6 +15,7 @@ from bookit.bootstrap import STORE_ERRORS, Service
 from bookit.entrypoints.api import idempotency
 from bookit.errors import BookitError, StoreUnavailable
 from bookit.localtime import iso
+from bookit.wording import HTTP_NAMES
 
 
 @dataclass
@@ -35,8 +36,10 @@ class Door:
     ) -> Outcome:
         """Run the command once; with a key, a retry gets the first outcome or refusal again."""
         cid = idempotency.command_id(actor, operation, key)
-        command = c.build(cls, command_id=cid, actor=actor, **fields)
+        command = c.build(cls, HTTP_NAMES, command_id=cid, actor=actor, **fields)
         engine = self.service.engine
+        if key is not None:
+            idempotency.claim_key(engine, actor, key, operation, fields, str(iso(self.clock())))
         earlier = idempotency.earlier_refusal(engine, cid) if key is not None else None
         if earlier is not None:
             raise earlier

@@ -6,19 +6,28 @@ first outcome. A refusal leaves no receipt (nothing was saved), so it is remembe
 read-model database's `refusals` table (the one the bus worker keeps for redelivered messages):
 a retry, in this process or another, hears the same refusal and runs nothing. Failures that
 decided nothing (store or bus away, contention) are not remembered: a retry tries again.
+
+A key names one request: the first use records what it was for (`idempotency_keys`: a hash of
+the route and the fields), and the same key sent with another body or on another route is
+refused with 422 `idempotency_key_reused` before anything runs, rather than answered with the
+first request's outcome (which a caller would take for the new request's).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from bookit.aggregates.base import derived_id
 from bookit.entrypoints.api.problems import UNAVAILABLE, ApiError
 from bookit.entrypoints.refusal_records import refusal_of
 from bookit.errors import BadInput, BookitError, Refused
-from bookit.projections.tables import refusals
+from bookit.projections.tables import idempotency_keys, refusals
 
 MAX_KEY = 200
 HEADER = "Idempotency-Key"
@@ -54,4 +63,31 @@ def remember_refusal(engine: Engine, cid: UUID, error: BookitError, now_iso: str
                 error=error.message,
                 body=what[:1000],
             )
+        )
+
+
+def claim_key(
+    engine: Engine, actor: str, key: str, operation: str, fields: dict[str, Any], now_iso: str
+) -> None:
+    """Record what `key` is for on its first use; refuse it for any other request."""
+    key_id = str(derived_id("http-key", actor, key))
+    request = hashlib.sha256(
+        json.dumps([operation, fields], sort_keys=True, default=str).encode()
+    ).hexdigest()
+    try:
+        with engine.begin() as db:
+            db.execute(insert(idempotency_keys).values(key_id=key_id, request=request, first_at=now_iso))
+        return
+    except IntegrityError:
+        pass  # used before (or at this moment, by a retry in another thread): compare
+    with engine.connect() as db:
+        first = db.execute(
+            select(idempotency_keys.c.request).where(idempotency_keys.c.key_id == key_id)
+        ).scalar_one()
+    if first != request:
+        raise ApiError(
+            422,
+            "idempotency_key_reused",
+            f"this {HEADER} was already used for another request (another body or route); "
+            "nothing was done: send a new key with each new request",
         )

@@ -13,6 +13,7 @@ from bookit import audit
 from bookit import commands as c
 from bookit.entrypoints.api import schemas as s
 from bookit.entrypoints.api.deps import ALWAYS, WITH_BODY, Caller, CallerDep, IdempotencyKey
+from bookit.entrypoints.api.pages import PageDep, numbered, step_key
 from bookit.entrypoints.api.problems import documented, links
 from bookit.errors import NotFound
 from bookit.projections import queries
@@ -41,10 +42,14 @@ def join(body: s.NewEntry, caller: CallerDep, key: IdempotencyKey = None) -> s.E
 
 
 @router.get("/mine", responses=ALWAYS)
-def mine(caller: CallerDep) -> list[s.WaitlistEntry]:
+def mine(caller: CallerDep, page: PageDep) -> list[s.WaitlistEntry]:
     """Your active entries: waiting (with your place in line) or offered (with seconds left)."""
     rows = queries.my_waitlist(caller.door.service.engine, caller.actor, caller.door.clock())
-    return [s.WaitlistEntry(**row) for row in rows]
+    return [s.WaitlistEntry(**row) for row in page.of(rows, _entry_key)]
+
+
+def _entry_key(row: dict[str, Any]) -> tuple[str, str, str]:
+    return row["date"], row["start"], row["entry_id"]  # my_waitlist's order
 
 
 @router.post("/{entry_id}/claim", operation_id="claim_offer", status_code=201, responses=ACTED)
@@ -67,7 +72,7 @@ def leave(entry_id: UUID, caller: CallerDep, key: IdempotencyKey = None) -> s.En
 
 
 @router.get("/{entry_id}/history", operation_id="entry_history", responses=ALWAYS | documented(403, 404))
-def history(entry_id: UUID, caller: CallerDep) -> list[s.HistoryEvent]:
+def history(entry_id: UUID, caller: CallerDep, page: PageDep) -> list[s.HistoryEvent]:
     """Every event about the entry in store order (joined, offered, claimed, expired, ...), each
     in words, with the emails it owed, as `bookit history ENTRY --emails`."""
     engine = caller.door.service.engine
@@ -76,7 +81,7 @@ def history(entry_id: UUID, caller: CallerDep) -> list[s.HistoryEvent]:
         raise NotFound("waitlist entry", entry_id)
     caller.may_see(row["user"], "waitlist entry")
     found = audit.history(caller.door.service, str(entry_id), emails=True)
-    return [s.HistoryEvent(**step) for step in found.steps]
+    return [s.HistoryEvent(**step) for _, step in page.of(numbered(found.steps), step_key)]
 
 
 def _act(caller: Caller, cls: type[c.Command], operation: str, key: str | None, entry_id: UUID) -> Any:
