@@ -140,7 +140,11 @@ class BookIT(WaitlistUseCases):
 
 
 def _slug(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:64]
+    # Transliterated first (text-unidecode: "Café Zoë" -> "Cafe Zoe"), so a name in any script
+    # keeps its letters in the id instead of losing them.
+    from text_unidecode import unidecode
+
+    slug = re.sub(r"[^a-z0-9]+", "-", unidecode(name).lower()).strip("-")[:64].strip("-")
     if not slug:
         raise BadInput(f"cannot derive a venue id from the name {shown(name)}; pass --id", "bad_venue_id")
     return slug

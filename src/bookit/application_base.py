@@ -36,7 +36,7 @@ from bookit.aggregates.waitlist import WaitlistSlot
 from bookit.config import Rules
 from bookit.errors import BadInput, BookitError, NotFound, Refused
 from bookit.kept_copies import KeptCopies
-from bookit.localtime import parse_date, parse_time, to_utc
+from bookit.localtime import local_instant, parse_date
 from bookit.store_reads import stored_among
 from bookit.unit_of_work import Group, Result
 
@@ -280,8 +280,8 @@ class ApplicationBase(Application[UUID]):
         self, venue: Venue, date: str, start: str, end: str, cause: Cause
     ) -> tuple[datetime, datetime]:
         day = parse_date(date)
-        starts_at = to_utc(day, parse_time(start), venue.tz)
-        ends_at = to_utc(day, parse_time(end), venue.tz)
+        starts_at = local_instant(day, start, venue.tz)
+        ends_at = local_instant(day, end, venue.tz)
         if ends_at <= starts_at:
             raise BadInput(f"end {end} is not after start {start}", "end_before_start")
         if starts_at <= cause.at:

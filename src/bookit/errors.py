@@ -51,11 +51,21 @@ class BadInput(BookitError):
     exit_code = 2
 
 
+VENUE_HINT = "use the venue's id, e.g. main-hall (`bookit venue list`, GET /api/venues)"
+# What to do after an unknown id, where a person can look the right one up.
+_LOOK_UP = {
+    "venue": VENUE_HINT,
+    "booking": "`bookit bookings --user U` (GET /api/bookings) lists the ids",
+    "waitlist entry": "`bookit waitlist mine --user U` (GET /api/waitlist/mine) lists the ids",
+}
+
+
 class NotFound(BadInput):
     def __init__(self, what: str, ident: object) -> None:
         text = str(ident)
         quoted = text if len(text) <= 60 else shown(text)
-        super().__init__(f"unknown {what}: {quoted}", f"unknown_{what.replace(' ', '_')}")
+        hint = f"; {_LOOK_UP[what]}" if what in _LOOK_UP else ""
+        super().__init__(f"unknown {what}: {quoted}{hint}", f"unknown_{what.replace(' ', '_')}")
 
 
 class StoreUnavailable(BookitError):

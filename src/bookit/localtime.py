@@ -7,7 +7,8 @@ clear message instead of silently picking one.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+import re
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bookit.errors import BadInput, shown
@@ -32,13 +33,18 @@ def _known_zones() -> frozenset[str]:
     return _ZONES
 
 
+_DATE_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def parse_date(text: str) -> date:
+    if not _DATE_FORM.fullmatch(text):
+        raise BadInput(f"malformed date {shown(text)}: expected YYYY-MM-DD, e.g. 2027-02-28", "bad_date")
     try:
-        if len(text) != 10:
-            raise ValueError
         return date.fromisoformat(text)
     except ValueError:
-        raise BadInput(f"malformed date {shown(text)}: expected YYYY-MM-DD", "bad_date") from None
+        raise BadInput(
+            f"{text} is not a date on the calendar (check the month and day)", "bad_date"
+        ) from None
 
 
 def parse_time(text: str) -> time:
@@ -47,7 +53,32 @@ def parse_time(text: str) -> time:
             raise ValueError
         return time.fromisoformat(text)
     except ValueError:
-        raise BadInput(f"malformed time {shown(text)}: expected HH:MM", "bad_time") from None
+        raise BadInput(f"malformed time {shown(text)}: expected HH:MM, e.g. 14:00", "bad_time") from None
+
+
+# An end time of 24:00 is midnight at the end of the day (ISO 8601 allows it; availability
+# reports free time up to it). A start cannot be 24:00: that is the next day's 00:00.
+END_OF_DAY = "24:00"
+
+
+def parse_end(text: str) -> time | None:
+    """An end time: a wall time, or None for 24:00 (midnight at the end of the day)."""
+    return None if text == END_OF_DAY else parse_time(text)
+
+
+def minutes_of_day(text: str) -> int:
+    """HH:MM (or 24:00) as minutes since the day's midnight, to compare a start and an end."""
+    wall = parse_end(text)
+    return 1440 if wall is None else wall.hour * 60 + wall.minute
+
+
+def local_instant(day: date, text: str, tz_name: str) -> datetime:
+    """The UTC instant of a start or end time typed for `day` in zone `tz_name`; 24:00 is the
+    next day's midnight."""
+    wall = parse_end(text)
+    if wall is None:
+        return to_utc(day + timedelta(days=1), time(0), tz_name)
+    return to_utc(day, wall, tz_name)
 
 
 def to_utc(day: date, wall: time, tz_name: str) -> datetime:

@@ -186,7 +186,7 @@ def test_every_routes_refusals(service: Service, people: People, hall: str) -> N
     # bookings
     _problem(ann.post("/api/bookings", json=SLOT | {"venue_id": "nowhere"}), 404, "unknown_venue")
     _problem(ann.post("/api/bookings", json=SLOT | {"date": "2026-11-30"}), 422, "in_the_past")
-    _problem(ann.post("/api/bookings", json=SLOT | {"end": "09:00"}), 422, "invalid_command")
+    _problem(ann.post("/api/bookings", json=SLOT | {"end": "09:00"}), 422, "end_before_start")
     spring = SLOT | {"date": "2027-03-28", "start": "01:30", "end": "02:30"}  # not a London time
     _problem(ann.post("/api/bookings", json=spring), 422, "nonexistent_local_time")
     booking = ann.post("/api/bookings", json=SLOT).json()["booking_id"]

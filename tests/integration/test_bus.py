@@ -50,6 +50,11 @@ from bookit.bootstrap import Service
 from bookit.projections import queries
 from bookit.projections.tables import positions, refusals
 
+SLOT_TAKEN = (
+    "slot is taken; join its waitlist to be offered it if it frees up "
+    "(`bookit waitlist join`, POST /api/waitlist)"
+)
+
 
 @pytest.fixture(params=["rabbitmq", "redis_bus"], ids=["rabbitmq", "redis"])
 def bus_url(request: pytest.FixtureRequest) -> str:
@@ -184,7 +189,7 @@ def test_a_refused_command_sent_again_is_refused_again_even_when_it_could_now_su
 
     [again] = client.wait([client.publish(bobs)])
     assert again == refused
-    assert refused == {"ok": False, "kind": "refused", "code": "slot_taken", "error": "slot is taken"}
+    assert refused == {"ok": False, "kind": "refused", "code": "slot_taken", "error": SLOT_TAKEN}
     assert [b["user"] for b in queries.booking_list(store.engine) if b["status"] == "booked"] == []
 
 

@@ -567,9 +567,9 @@ def test_rule_10_line_breaks_in_names_cannot_inject_headers(driver: Any) -> None
     [
         ({"date": "2026-13-01"}, "bad_date"),
         ({"venue_id": "nowhere"}, "unknown_venue"),
-        ({"start": "12:00", "end": "10:00"}, "invalid_command"),
+        ({"start": "12:00", "end": "10:00"}, "end_before_start"),
         ({"date": "2026-11-30"}, "in_the_past"),
-        ({"actor": "not an email"}, "invalid_command"),
+        ({"actor": "not an email"}, "bad_email"),
         ({"purpose": "x" * 5000}, "invalid_command"),
     ],
     ids=["malformed-date", "unknown-venue", "end-before-start", "in-the-past", "bad-email", "long-purpose"],

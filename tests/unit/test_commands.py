@@ -49,7 +49,8 @@ def test_malformed_booking_is_bad_input_naming_what_is_wrong(fields: dict[str, A
 
 def test_end_before_start_is_bad_input() -> None:
     error = bad(c.BookVenue, actor="a@example.com", **(SLOT | {"start": "12:00", "end": "10:00"}))
-    assert "end 10:00 is not after start 12:00" in error.message
+    assert "the end (10:00) must be after the start (12:00)" in error.message
+    assert error.code == "end_before_start"
 
 
 def test_multi_line_purpose_is_accepted() -> None:

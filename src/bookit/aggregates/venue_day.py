@@ -133,7 +133,11 @@ class VenueDay(DomainAggregate):
         """Why [starts_at, ends_at) cannot be booked now, or None if it can. `buffer` is the
         changeover the new interval asks for; `over_buffers` ignores every buffer (admins)."""
         if any(t.overlaps(starts_at, ends_at) for t in self.taken.values()):
-            return Refused("slot is taken", "slot_taken")
+            return Refused(
+                "slot is taken; join its waitlist to be offered it if it frees up "
+                "(`bookit waitlist join`, POST /api/waitlist)",
+                "slot_taken",
+            )
         for entry_id, hold in self.holds.items():
             mine = ignoring_hold is not None and (
                 entry_id == ignoring_hold or ignoring_hold in hold.shared_with

@@ -71,6 +71,7 @@ class DueWork:
         """Handle everything due at or before `now` that has not been handled."""
         bus.settle(now)
         handled, skipped = 0, 0
+        done: dict[str, int] = {}
         tried: set[str] = set()
         while True:
             due = [t for t in queries.due(self.engine, now) if t.command_id not in tried]
@@ -85,5 +86,28 @@ class DueWork:
                     continue
                 handled += 0 if "skipped" in result else 1
                 skipped += 1 if "skipped" in result else 0
+                if "skipped" not in result:
+                    done[timer.kind] = done.get(timer.kind, 0) + 1
             bus.settle(now)
-        return {"now": iso(now), "handled": handled, "skipped": skipped}
+        return {"now": iso(now), "handled": handled, "skipped": skipped, "done": done}
+
+
+# What each kind of due work is, told to a person: (one, many).
+_DONE_WORDS = {
+    timers.REMIND: ("reminder sent", "reminders sent"),
+    timers.AUTO_CANCEL: ("unconfirmed booking auto-cancelled", "unconfirmed bookings auto-cancelled"),
+    timers.EXPIRE_OFFER: ("waitlist offer expired", "waitlist offers expired"),
+    timers.OPEN_OFFER: ("waitlist offer window opened", "waitlist offer windows opened"),
+    timers.CLOSE_QUEUE: ("waitlist closed (its slot started)", "waitlists closed (their slots started)"),
+    timers.OPEN_CHECK_IN: ("check-in opened", "check-ins opened"),
+    timers.NO_SHOW: ("no-show released", "no-shows released"),
+}
+
+
+def told(outcome: Outcome) -> str:
+    """A tick's outcome in words: what it did, or that nothing was due."""
+    done = outcome.get("done") or {}
+    parts = [f"{n} {_DONE_WORDS.get(kind, (kind, kind))[n != 1]}" for kind, n in sorted(done.items())]
+    if outcome.get("skipped"):
+        parts.append(f"{outcome['skipped']} due item(s) needed nothing (already settled)")
+    return f"{outcome['now']}: {', '.join(parts) if parts else 'nothing was due'}"

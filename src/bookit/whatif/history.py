@@ -77,11 +77,21 @@ class History:
     venues: dict[str, str] = field(default_factory=dict)  # venue id -> zone
 
 
+def require_store(home: Path, store: str) -> None:
+    """Refuse (exit 2 `no_store`) a command that only reads a store, when the embedded one is not
+    there: it would otherwise create an empty one and report on nothing."""
+    if store == "sqlite" and not (home / "events.sqlite").exists():
+        raise BadInput(
+            f"no BookIT store in {home} (events.sqlite is missing): give the service's home with "
+            "--home or BOOKIT_HOME (`bookit run` and every command default to ./.bookit)",
+            "no_store",
+        )
+
+
 def open_store(home: str | Path, store: str) -> BookIT:
     """The real event store, for reading: no table is created, nothing is ever saved."""
     home = Path(home)
-    if store == "sqlite" and not (home / "events.sqlite").exists():
-        raise BadInput(f"no BookIT store in {home} (events.sqlite is missing)", "no_store")
+    require_store(home, store)
     env, _ = store_env(home, store)
     return BookIT(env={**env, "CREATE_TABLE": "n"})
 

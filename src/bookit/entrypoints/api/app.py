@@ -13,7 +13,6 @@ import json
 import logging
 import os
 from collections.abc import Mapping
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,11 +22,12 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bookit.bootstrap import STORE_ERRORS, Service
-from bookit.entrypoints.api import bookings, calendar, people, rules, try_page, venues, waitlist
+from bookit.entrypoints.api import bookings, calendar, docs_page, people, rules, try_page, venues, waitlist
 from bookit.entrypoints.api.auth import TokenRules
 from bookit.entrypoints.api.door import Door
 from bookit.entrypoints.api.problems import ApiError, from_error, problem
 from bookit.errors import BookitError, StoreUnavailable
+from bookit.wording import HTTP_NAMES, code_of, describe
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +49,13 @@ def make_api(service: Service, bus_url: str = "local", env: Mapping[str, str] | 
         version="1",
         description=DESCRIPTION,
         openapi_url=f"{PREFIX}/openapi.json",
-        docs_url=f"{PREFIX}/docs",
+        docs_url=None,  # docs_page serves Swagger UI from a package, never a CDN
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
     )
     api.state.door = Door(service, bus_url)
     api.state.tokens = tokens
-    for family in (venues, rules, bookings, waitlist, calendar, people, try_page):
+    for family in (venues, rules, bookings, waitlist, calendar, people, try_page, docs_page):
         api.include_router(family.router)
     api.add_exception_handler(ApiError, _api_error)
     api.add_exception_handler(BookitError, _bookit_error)
@@ -91,7 +91,7 @@ async def _invalid(request: Request, exc: Exception) -> Response:
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
         return problem(400, "malformed_json", "the request body is not valid JSON")
-    return problem(422, "invalid_request", _describe(errors))
+    return problem(422, code_of(errors, "invalid_request"), describe(errors, HTTP_NAMES))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -123,15 +123,6 @@ def _not_json(content_type: bytes, body: bytes) -> tuple[int, str, str] | None:
     except (ValueError, RecursionError):
         return 400, "malformed_json", "the request body is not valid JSON"
     return None
-
-
-def _describe(errors: list[Any]) -> str:
-    parts = []
-    for error in errors[:10]:
-        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "request"
-        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-        parts.append(f"{where}: {message}"[:200])
-    return "; ".join(parts) or "invalid request"
 
 
 class _Gate:

@@ -12,11 +12,22 @@ from bookit import commands as c
 
 DatePattern = r"^\d{4}-\d{2}-\d{2}$"
 TimePattern = r"^([01]\d|2[0-3]):[0-5]\d$"
+EndPattern = r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$"
 
+# The patterns are documented here and checked by the commands' own validators, whose refusals
+# name the field and say what to do (a pattern's own refusal would quote the pattern).
 Date = Annotated[
-    c.Date, Field(pattern=DatePattern, examples=["2026-12-03"], json_schema_extra={"format": "date"})
+    c.Date, Field(examples=["2026-12-03"], json_schema_extra={"format": "date", "pattern": DatePattern})
 ]
-Time = Annotated[c.Time, Field(pattern=TimePattern, examples=["14:00"])]
+Time = Annotated[c.Time, Field(examples=["14:00"], json_schema_extra={"pattern": TimePattern})]
+EndTime = Annotated[
+    c.EndTime,
+    Field(
+        examples=["16:00"],
+        description="HH:MM, or 24:00 for midnight at the end of the day",
+        json_schema_extra={"pattern": EndPattern},
+    ),
+]
 VenueRef = Annotated[c.VenueId, Field(examples=["main-hall"])]
 
 
@@ -34,7 +45,7 @@ class NewBooking(_In):
     venue_id: VenueRef
     date: Date
     start: Time
-    end: Time
+    end: EndTime
     purpose: c.FreeText = ""
     name: c.Name | None = Field(None, description="your name, as emails greet you")
 
@@ -47,7 +58,7 @@ class NewEntry(_In):
     venue_id: VenueRef
     date: Date
     start: Time
-    end: Time
+    end: EndTime
     priority: c.Priority | None = Field(None, description="admins only")
     user: c.Email | None = Field(None, description="admins only: put someone else in the queue")
     name: c.Name | None = Field(None, description="the name emails greet whoever waits by")

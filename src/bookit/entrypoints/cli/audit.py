@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -88,7 +89,9 @@ def check(ctx: Context) -> None:
     events that prove each violation."""
     from bookit.audit.check import check_store
     from bookit.entrypoints.cli.operate import _progress_stream
+    from bookit.whatif.history import require_store
 
+    require_store(Path(ctx.home), ctx.store)
     service = ctx.service
     total = service.app.recorder.max_notification_id() or 0
     with click.progressbar(length=total, label="checking", file=_progress_stream()) as bar:

@@ -38,7 +38,7 @@ def book(
 
 
 @main.command()
-@click.argument("booking_id")
+@click.argument("booking_id", metavar="BOOKING")
 @click.option("--user", required=True)
 @pass_ctx
 def confirm(ctx: Context, booking_id: str, user: str) -> None:
@@ -47,7 +47,7 @@ def confirm(ctx: Context, booking_id: str, user: str) -> None:
 
 
 @main.command()
-@click.argument("booking_id")
+@click.argument("booking_id", metavar="BOOKING")
 @click.option("--user", required=True)
 @click.option("--reason", default="")
 @pass_ctx
@@ -57,7 +57,7 @@ def cancel(ctx: Context, booking_id: str, user: str, reason: str) -> None:
 
 
 @main.command()
-@click.argument("booking_id")
+@click.argument("booking_id", metavar="BOOKING")
 @click.option("--user", required=True, help="An admin.")
 @pass_ctx
 def override(ctx: Context, booking_id: str, user: str) -> None:

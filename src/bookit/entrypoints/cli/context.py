@@ -82,7 +82,7 @@ class Context:
         """Build the command (a class of `bookit.commands`, or its name) and run it."""
         from bookit import commands as c
 
-        command = c.build(getattr(c, cls) if isinstance(cls, str) else cls, **fields)
+        command = c.build(getattr(c, cls) if isinstance(cls, str) else cls, given_as(fields), **fields)
         if self.bus_url != "local":
             from bookit.adapters.bus_client import send_and_wait
 
@@ -96,6 +96,29 @@ class Context:
             human()
         else:
             click.echo(human)
+
+
+# Which of a command's options (by click's parameter name) gives each command field, first
+# match wins; any other field is given by the parameter of its own name.
+_FIELD_PARAMS = {"actor": ("by", "user", "admin"), "user": ("for_user", "user")}
+
+
+def given_as(fields: dict[str, Any]) -> dict[str, str]:
+    """How the person typed each field of the command being run (`actor` -> `--user`)."""
+    current = click.get_current_context(silent=True)
+    if current is None:
+        return {}
+    params = {p.name: p for p in current.command.params}
+    names = {}
+    for field_name in fields:
+        for candidate in _FIELD_PARAMS.get(field_name, (field_name,)):
+            param = params.get(candidate)
+            if param is not None:
+                names[field_name] = (
+                    param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
+                )
+                break
+    return names
 
 
 def _fail(ctx: Context | None, error: BookitError) -> NoReturn:

@@ -11,7 +11,7 @@ from bookit.errors import BadInput
 
 
 @main.command("check-in")
-@click.argument("booking_id")
+@click.argument("booking_id", metavar="BOOKING")
 @click.option("--user", required=True)
 @pass_ctx
 def check_in(ctx: Context, booking_id: str, user: str) -> None:
@@ -74,7 +74,7 @@ def strikes_clear(ctx: Context, user: str, venue_id: str | None, admin: str | No
 
 
 @strikes.command("waive")
-@click.argument("booking_id")
+@click.argument("booking_id", metavar="BOOKING")
 @click.option("--by", "admin", default=None, help="The admin waiving it (the local operator if left out).")
 @pass_ctx
 def strikes_waive(ctx: Context, booking_id: str, admin: str | None) -> None:

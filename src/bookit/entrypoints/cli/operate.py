@@ -20,9 +20,12 @@ if TYPE_CHECKING:
 @main.command()
 @pass_ctx
 def tick(ctx: Context) -> None:
-    """Run everything due at the clock's now."""
+    """Run everything due at the clock's now (reminders, auto-cancellations, offers that ran
+    out, queues that closed) and say what was done."""
+    from bookit.policies.due_work import told
+
     result = ctx.send("Tick", now=ctx.clock())
-    ctx.emit(result, f"{result['now']}: {result['handled']} handled, {result['skipped']} skipped")
+    ctx.emit(result, told(result))
 
 
 @main.command()

@@ -61,7 +61,7 @@ def _with_rule_flags(f: Any) -> Any:
 
 
 @venue.command("rules")
-@click.argument("venue_id")
+@click.argument("venue_id", metavar="VENUE")
 @click.option("--user", default=None, help="The admin setting the rules (the local operator if left out).")
 @_with_rule_flags
 @pass_ctx
@@ -104,7 +104,7 @@ def _show(ctx: Context, result: dict[str, Any]) -> None:
 
 
 @venue.command("history")
-@click.argument("venue_id")
+@click.argument("venue_id", metavar="VENUE")
 @pass_ctx
 def venue_history(ctx: Context, venue_id: str) -> None:
     """Every event of a venue in order: who registered it, who changed which rule, when."""

@@ -52,7 +52,7 @@ def waitlist_join(
 
 
 def _entry_command(command: str, verb: str) -> Callable[..., None]:
-    @click.argument("entry_id")
+    @click.argument("entry_id", metavar="ENTRY")
     @click.option("--user", required=True)
     @pass_ctx
     def run(ctx: Context, entry_id: str, user: str) -> None:
