@@ -1,7 +1,7 @@
 """Commands: what the outside world may ask of BookIT, validated at the edge by pydantic.
 
 Each command carries a `command_id` (a redelivery of the same id has one effect) and an
-`actor` (who is asking). The public commands are the ones in CONTRACT.md; the internal ones
+`actor` (who is asking). The public commands are the ones in docs/contract.md; the internal ones
 are issued by policies (the clock and the mail adapter) with ids derived from their cause.
 """
 
@@ -215,7 +215,7 @@ class _Slot(Command):
         return self
 
 
-# Public commands (CONTRACT.md "Bus messages")
+# Public commands (docs/contract.md "Bus messages")
 
 
 class RegisterVenue(Command):

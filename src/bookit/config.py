@@ -1,4 +1,4 @@
-"""Lead times and limits: configuration with the defaults from DESIGN.md, never constants."""
+"""Lead times and limits: configuration with the defaults from docs/design.md, never constants."""
 
 from __future__ import annotations
 

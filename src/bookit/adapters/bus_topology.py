@@ -1,4 +1,4 @@
-"""The broker objects of CONTRACT.md "Bus messages", named in one place.
+"""The broker objects of docs/contract.md "Bus messages", named in one place.
 
 Commands go to the direct exchange `bookit` with routing key `commands` and wait in the durable
 queue `bookit.commands`; events leave through the topic exchange `bookit.events`. Setting

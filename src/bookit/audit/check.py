@@ -1,4 +1,4 @@
-"""`bookit check`: DESIGN.md's invariants against any store, read-only, in one pass.
+"""`bookit check`: docs/design.md's invariants against any store, read-only, in one pass.
 
 The notification log is read once, a page at a time, and every event an invariant is about
 (the others are not even decoded) goes through the

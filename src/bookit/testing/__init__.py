@@ -3,7 +3,7 @@
 - `FakeClock`: time that moves only when the test moves it;
 - `scratch_service(tmp_path, rules=...)`: the real application on a throwaway SQLite store;
 - `MemoryOutbox`: emails kept in a list instead of a Maildir;
-- `check_invariants(service)`: DESIGN.md's promises the stored history breaks (the checks of
+- `check_invariants(service)`: docs/design.md's promises the stored history breaks (the checks of
   `bookit check`), as `Violation`s naming the events that prove them; `InvariantChecker` to feed
   one event at a time;
 - `strategies`: hypothesis strategies for users, venues, slots, clock jumps (DST changes, local

@@ -1,4 +1,4 @@
-"""The promises of DESIGN.md, checked against the event store after the fact.
+"""The promises of docs/design.md, checked against the event store after the fact.
 
 `check_invariants` reads every stored event from the start and reports each broken promise it
 can see: double bookings, unfair or overlapping offers, late claims, unfair auto-cancellations,
@@ -32,7 +32,7 @@ from bookit.projections.tables import emails_sent
 
 
 def check_invariants(service: Service, *, read_models: bool = True) -> list[Violation]:
-    """Every rule of DESIGN.md the stored history breaks, in words; empty when all hold.
+    """Every rule of docs/design.md the stored history breaks, in words; empty when all hold.
 
     The checks of `bookit check` (`bookit.audit.check.check_store`), plus the Maildir against
     the sent record and, with `read_models`, the read models against a fresh replay."""

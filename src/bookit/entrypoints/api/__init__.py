@@ -1,4 +1,4 @@
-"""The HTTP API (CONTRACT.md "HTTP API"): one more door, building the same commands."""
+"""The HTTP API (docs/contract.md "HTTP API"): one more door, building the same commands."""
 
 from bookit.entrypoints.api.app import make_api
 

@@ -1,4 +1,4 @@
-"""The `bookit` command line (CONTRACT.md): plain strings in, commands to the bus, results out.
+"""The `bookit` command line (docs/contract.md): plain strings in, commands to the bus, results out.
 
 Exit codes: 0 done, 1 refused by a domain rule, 2 bad input. With --json every result is one
 JSON object on stdout, and a refusal is {"error": ..., "code": ...}.

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 @click.option("--emails", is_flag=True, help="Weave in every email sent or refused about it.")
 @pass_ctx
 def history(ctx: Context, ident: str, emails: bool) -> None:
-    """The story of a booking, a waitlist entry or a waitlist slot, every event in order."""
+    """The story of ID (a booking, a waitlist entry or a waitlist slot), every event in order."""
     from bookit import audit
 
     found = audit.history(ctx.service, ident, emails=emails)
@@ -47,7 +47,7 @@ def history(ctx: Context, ident: str, emails: bool) -> None:
 @click.option("--as-of", "as_of", default=None, metavar="INSTANT", help="ISO 8601 with offset.")
 @pass_ctx
 def show(ctx: Context, ident: str, as_of: str | None) -> None:
-    """A booking's or a waitlist entry's state, now or as it was at an instant."""
+    """The state of ID (a booking or a waitlist entry), now or as it was at an instant."""
     from bookit import audit
 
     instant = None if as_of is None else _instant(as_of)
@@ -62,7 +62,7 @@ def show(ctx: Context, ident: str, as_of: str | None) -> None:
 @click.argument("entry_id", metavar="ENTRY")
 @pass_ctx
 def explain(ctx: Context, entry_id: str) -> None:
-    """Who was ahead of a waitlist entry at each offer, and why."""
+    """Who was ahead of ENTRY (a waitlist entry id) at each offer, and why."""
     from bookit import audit
 
     result = audit.explain(ctx.service, entry_id)
@@ -85,7 +85,7 @@ def _instant(text: str) -> datetime:
 @main.command()
 @pass_ctx
 def check(ctx: Context) -> None:
-    """DESIGN.md's invariants against the store (read-only): exit 0 when all hold, 1 with the
+    """The invariants of docs/design.md against the store (read-only): exit 0 when all hold, 1 with the
     events that prove each violation."""
     from bookit.audit.check import check_store
     from bookit.entrypoints.cli.operate import _progress_stream

@@ -42,6 +42,7 @@ def book(
 @click.option("--user", required=True)
 @pass_ctx
 def confirm(ctx: Context, booking_id: str, user: str) -> None:
+    """Confirm BOOKING (its id, from `bookit book` or `bookit bookings`): only its owner may."""
     result = ctx.send("ConfirmBooking", actor=user, booking_id=booking_id)
     ctx.emit(result, f"{result['booking_id']}\t{result['status']}")
 
@@ -52,16 +53,17 @@ def confirm(ctx: Context, booking_id: str, user: str) -> None:
 @click.option("--reason", default="")
 @pass_ctx
 def cancel(ctx: Context, booking_id: str, user: str, reason: str) -> None:
+    """Cancel BOOKING (its id): only its owner may; the freed time goes to its waitlist first."""
     result = ctx.send("CancelBooking", actor=user, booking_id=booking_id, reason=reason)
     ctx.emit(result, f"{result['booking_id']}\t{result['status']}")
 
 
 @main.command()
 @click.argument("booking_id", metavar="BOOKING")
-@click.option("--user", required=True, help="An admin.")
+@click.option("--user", required=True, metavar="EMAIL", help="The admin acting: their email address.")
 @pass_ctx
 def override(ctx: Context, booking_id: str, user: str) -> None:
-    """Waive auto-cancellation of a booking (admins only)."""
+    """Waive auto-cancellation of BOOKING (its id; admins only)."""
     result = ctx.send("WaiveAutoCancel", actor=user, booking_id=booking_id)
     ctx.emit(result, f"{result['booking_id']}\t{result['status']}\tauto-cancellation waived")
 

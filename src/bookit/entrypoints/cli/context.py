@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from bookit.entrypoints.cli.environment import epilog
 from bookit.errors import BadInput, BookitError, StoreUnavailable
 
 if TYPE_CHECKING:
@@ -136,8 +137,71 @@ def _domain_errors(ctx: Context | None) -> Iterator[None]:
         _fail(ctx, error)
 
 
+# The form and meaning of the values most commands take, by click's parameter name: an option
+# without its own metavar or help gets these, so every command's help shows what to type.
+_FORMS = {
+    "user": ("EMAIL", "who is acting: their email address, e.g. ann@example.com"),
+    "admin": ("EMAIL", "the admin acting: their email address (`bookit admin add`)"),
+    "to": ("EMAIL", "only the emails to this address"),
+    "venue_id": ("VENUE", "the venue's id, e.g. main-hall (`bookit venue list`)"),
+    "venue": ("VENUE", "only this venue: its id, e.g. main-hall"),
+    "date": ("YYYY-MM-DD", "the day in the venue's own zone, e.g. 2026-12-03"),
+    "start": ("HH:MM", "the start, 24-hour wall time in the venue's zone, e.g. 14:00"),
+    "end": ("HH:MM", "the end, e.g. 16:00; 24:00 is midnight at the end of the day"),
+    "purpose": ("TEXT", "what it is for, free text (at most 1000 characters)"),
+    "reason": ("TEXT", "why, free text (at most 1000 characters)"),
+    "name": ("TEXT", "a name, one line (at most 120 characters)"),
+    "tz": ("ZONE", "an IANA time zone, e.g. Europe/London"),
+    "days": ("N", "how many days to simulate"),
+    "venues": ("N", "how many venues to simulate"),
+    "seed": ("N", "the random seed: the same seed gives the same run"),
+    "priority": ("N", "admins only: -100..100, lower goes first (default 0)"),
+    "every": ("SECONDS", None),
+    "follow_wait": ("SECONDS", None),
+    "processes": ("N", None),
+    "check_in_minutes": ("MINUTES", None),
+    "tick_slack": ("MINUTES", None),
+    "tick_minutes": ("MINUTES", None),
+    "first": ("YYYY-MM-DD", None),
+    "last": ("YYYY-MM-DD", None),
+    "policies": ("NAME[,NAME...]", None),
+    "as_of": ("INSTANT", None),
+}
+
+
+def _json_here(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    obj = ctx.find_object(Context)
+    if value and obj is not None:
+        obj.as_json = True
+
+
+class _Command(click.Command):
+    """A BookIT command: `--json` after the command name too, and the forms of common values."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            form, meaning = _FORMS.get(param.name or "", (None, None))
+            if isinstance(param, click.Option) and not param.is_flag:
+                param.metavar = param.metavar or form
+                param.help = param.help or (meaning and f"{meaning[0].upper()}{meaning[1:]}.")
+        if not any(param.name in ("as_json", "json_here") for param in self.params):
+            self.params.append(
+                click.Option(
+                    ["--json", "json_here"],
+                    is_flag=True,
+                    expose_value=False,
+                    callback=_json_here,
+                    help="Print one JSON object per result (as `bookit --json ...`).",
+                )
+            )
+
+
 class _Group(click.Group):
     """Turns BookIT's refusals into the contract's exit codes wherever they are raised."""
+
+    command_class = _Command
+    group_class = type  # subgroups are _Groups, so their commands are _Commands too
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -169,16 +233,24 @@ def _is_store_error(error: Exception) -> bool:
 pass_ctx = click.make_pass_decorator(Context)
 
 
-@click.group(cls=_Group)
+@click.group(cls=_Group, epilog=epilog())
 @click.option(
     "--home",
     envvar="BOOKIT_HOME",
     default="./.bookit",
     show_default=True,
+    show_envvar=True,
+    metavar="DIR",
     help="Where the embedded store, read models and outbox live.",
 )
 @click.option(
-    "--store", envvar="BOOKIT_STORE", default="sqlite", show_default=True, help="'sqlite' or postgresql://..."
+    "--store",
+    envvar="BOOKIT_STORE",
+    default="sqlite",
+    show_default=True,
+    show_envvar=True,
+    metavar="sqlite|URL",
+    help="The event store and read models: sqlite (files under --home) or postgresql://user@host/db.",
 )
 @click.option(
     "--bus",
@@ -186,15 +258,28 @@ pass_ctx = click.make_pass_decorator(Context)
     envvar="BOOKIT_BUS",
     default="local",
     show_default=True,
-    help="'local' or a kombu URL.",
+    show_envvar=True,
+    metavar="local|URL",
+    help="Where commands go: local (this process) or a broker, amqp://... or redis://...",
 )
 @click.option(
-    "--now", envvar="BOOKIT_NOW", default=None, help="The clock's current instant, ISO 8601 with offset."
+    "--now",
+    envvar="BOOKIT_NOW",
+    default=None,
+    show_envvar=True,
+    metavar="INSTANT",
+    help="The clock's current instant, ISO 8601 with an offset, e.g. 2026-12-01T09:00Z (default: now).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per result.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object per result (also after the command)."
+)
 @click.pass_context
 def main(ctx: click.Context, home: str, store: str, bus_url: str, now: str | None, as_json: bool) -> None:
-    """BookIT core: bookings, reminders, auto-cancellation and a fair waitlist."""
+    """BookIT core: bookings, reminders, auto-cancellation and a fair waitlist.
+
+    Dates are YYYY-MM-DD and times HH:MM in the venue's own zone; people are email addresses.
+    Exit codes: 0 done, 1 refused by a rule, 2 bad input. Run `bookit COMMAND --help` for one
+    command."""
     obj = Context(home, store, bus_url, None, as_json)
     ctx.obj = obj
     if now:

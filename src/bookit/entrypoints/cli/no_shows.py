@@ -15,7 +15,7 @@ from bookit.errors import BadInput
 @click.option("--user", required=True)
 @pass_ctx
 def check_in(ctx: Context, booking_id: str, user: str) -> None:
-    """Check in to a booking: from its start until the venue's check-in minutes after it."""
+    """Check in to BOOKING (its id): from its start until the venue's check-in minutes after it."""
     result = ctx.send("CheckIn", actor=user, booking_id=booking_id)
     ctx.emit(result, f"{result['booking_id']}\tchecked in")
 
@@ -28,8 +28,8 @@ def _strike_line(row: dict[str, Any]) -> str:
 
 
 @main.group(invoke_without_command=True)
-@click.option("--user", default=None, help="Whose strikes to list.")
-@click.option("--venue", "venue_id", default=None)
+@click.option("--user", default=None, metavar="EMAIL", help="Whose strikes to list: their email address.")
+@click.option("--venue", "venue_id", default=None, metavar="VENUE", help="Only at this venue (its id).")
 @click.pass_context
 def strikes(click_ctx: click.Context, user: str | None, venue_id: str | None) -> None:
     """List a user's strikes (no-shows, late cancellations) with their causes."""
@@ -78,7 +78,7 @@ def strikes_clear(ctx: Context, user: str, venue_id: str | None, admin: str | No
 @click.option("--by", "admin", default=None, help="The admin waiving it (the local operator if left out).")
 @pass_ctx
 def strikes_waive(ctx: Context, booking_id: str, admin: str | None) -> None:
-    """Waive the strike one booking earned (admins only); the booking's history shows it."""
+    """Waive the strike BOOKING (its id) earned (admins only); the booking's history shows it."""
     from bookit.aggregates.base import SYSTEM
 
     result = ctx.send("WaiveStrike", actor=admin or SYSTEM, booking_id=booking_id)

@@ -130,7 +130,11 @@ def run(
     no_http: bool,
     once: bool,
 ) -> None:
-    """The service: consume commands and tick every N seconds."""
+    """The service: tick every --every seconds, serve the email links' pages and the HTTP API
+    (/api, OpenAPI at /api/openapi.json, docs at /api/docs) on BOOKIT_HTTP_HOST:BOOKIT_HTTP_PORT
+    (127.0.0.1:8080), and with --bus take commands from the broker. The API needs
+    BOOKIT_API_SECRET (or BOOKIT_API_PUBLIC_KEY) to answer. Exits 1 if it cannot serve its
+    address."""
     from bookit.entrypoints.service import (
         ALL,
         COMMANDS,

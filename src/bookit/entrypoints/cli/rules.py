@@ -66,7 +66,7 @@ def _with_rule_flags(f: Any) -> Any:
 @_with_rule_flags
 @pass_ctx
 def venue_rules(ctx: Context, venue_id: str, user: str | None, **given: Any) -> None:
-    """Set a venue's rules (admins only), or print the rules in force."""
+    """Set the rules of VENUE (its id; admins only), or print the rules in force."""
     from bookit.aggregates.base import SYSTEM
     from bookit.projections import queries
 
@@ -107,7 +107,7 @@ def _show(ctx: Context, result: dict[str, Any]) -> None:
 @click.argument("venue_id", metavar="VENUE")
 @pass_ctx
 def venue_history(ctx: Context, venue_id: str) -> None:
-    """Every event of a venue in order: who registered it, who changed which rule, when."""
+    """Every event of VENUE (its id) in order: who registered it, who changed which rule, when."""
     from bookit.projections import queries
 
     rows = queries.venue_history(ctx.read_models, venue_id)

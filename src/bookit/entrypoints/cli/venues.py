@@ -15,11 +15,18 @@ def venue() -> None:
 
 
 @venue.command("add")
-@click.option("--name", required=True)
-@click.option("--tz", required=True, help="IANA zone, e.g. Europe/London")
-@click.option("--id", "venue_id", default=None)
+@click.option("--name", required=True, help='The venue\'s name, e.g. "Main Hall" (one line).')
+@click.option("--tz", required=True, help="Its IANA time zone, e.g. Europe/London.")
+@click.option(
+    "--id",
+    "venue_id",
+    default=None,
+    metavar="ID",
+    help='Its id: lower-case letters, digits, - and _ (default: made from the name, "Café Zoë" -> cafe-zoe).',
+)
 @pass_ctx
 def venue_add(ctx: Context, name: str, tz: str, venue_id: str | None) -> None:
+    """Register a venue (as the operator) and print its id, which every other command takes."""
     from bookit.aggregates.base import SYSTEM
 
     result = ctx.send("RegisterVenue", actor=SYSTEM, name=name, tz=tz, venue_id=venue_id)
@@ -29,6 +36,7 @@ def venue_add(ctx: Context, name: str, tz: str, venue_id: str | None) -> None:
 @venue.command("list")
 @pass_ctx
 def venue_list(ctx: Context) -> None:
+    """Every venue: id, name and time zone, one per line."""
     from bookit.projections import queries
 
     for row in queries.venue_list(ctx.read_models):
@@ -44,6 +52,7 @@ def admin() -> None:
 @click.argument("email")
 @pass_ctx
 def admin_add(ctx: Context, email: str) -> None:
+    """Grant EMAIL (a person's email address) the admin role (as the operator)."""
     from bookit.aggregates.base import SYSTEM
 
     result = ctx.send("GrantAdmin", actor=SYSTEM, email=email)

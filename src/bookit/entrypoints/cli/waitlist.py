@@ -22,8 +22,12 @@ def waitlist() -> None:
 @click.option("--date", required=True)
 @click.option("--start", required=True)
 @click.option("--end", required=True)
-@click.option("--priority", type=int, default=None, help="Admins only; lower goes first.")
-@click.option("--for", "for_user", default=None, help="Admins only: put this user in the queue.")
+@click.option(
+    "--priority", type=int, default=None, metavar="N", help="Admins only: -100..100, lower goes first."
+)
+@click.option(
+    "--for", "for_user", default=None, metavar="EMAIL", help="Admins only: put this person in the queue."
+)
 @click.option("--name", default=None, help="The name emails greet whoever waits by (optional).")
 @pass_ctx
 def waitlist_join(
@@ -37,6 +41,8 @@ def waitlist_join(
     for_user: str | None,
     name: str | None,
 ) -> None:
+    """Join the queue of a taken slot; when it frees up you are offered it, in turn, with a
+    few minutes to claim it (`bookit waitlist claim`)."""
     result = ctx.send(
         "JoinWaitlist",
         actor=user,
@@ -62,11 +68,15 @@ def _entry_command(command: str, verb: str) -> Callable[..., None]:
     return run
 
 
-waitlist.command("claim", help="Claim an open offer: books the slot at once.")(
+waitlist.command("claim", help="Claim the open offer of ENTRY (its id): books the slot at once.")(
     _entry_command("ClaimOffer", "claimed")
 )
-waitlist.command("leave", help="Leave the queue.")(_entry_command("LeaveWaitlist", "left"))
-waitlist.command("decline", help="Pass an open offer on at once.")(_entry_command("DeclineOffer", "declined"))
+waitlist.command("leave", help="Leave the queue ENTRY (its id) is in; the others keep their order.")(
+    _entry_command("LeaveWaitlist", "left")
+)
+waitlist.command("decline", help="Pass the open offer of ENTRY (its id) on at once.")(
+    _entry_command("DeclineOffer", "declined")
+)
 
 
 @waitlist.command("mine")

@@ -20,7 +20,7 @@ SHOWN_NOT_APPLYING = 20
 
 
 @main.command()
-@click.argument("changes", nargs=-1)
+@click.argument("changes", nargs=-1, metavar="RULE=VALUE...")
 @click.option("--from", "first", default=None, help="First slot date counted (YYYY-MM-DD).")
 @click.option("--to", "last", default=None, help="Last slot date counted (YYYY-MM-DD).")
 @click.option("--venue", default=None, help="Only this venue's history.")
