@@ -22,6 +22,7 @@ ENVIRONMENT: tuple[tuple[str, str], ...] = (
     ("BOOKIT_API_CORS_ORIGINS", "origins allowed to call the API from a browser, comma-separated"),
     ("BOOKIT_SECRET", "the key email links are signed with (else HOME/link-secret)"),
     ("BOOKIT_LINK_BASE", "the base URL of links in emails"),
+    ("BOOKIT_APP_URL", "your app's page for a venue/day/booking, with {venue_id} {date} {booking_id}"),
     ("BOOKIT_MASTER_KEY", "the key that wraps each person's own key (personal data)"),
     ("BOOKIT_SMTP", "smtp://host:port to send email (else the Maildir HOME/outbox)"),
     ("BOOKIT_MAIL_RETRY_SECONDS", "first wait after a failed delivery (30)"),
