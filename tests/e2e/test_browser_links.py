@@ -13,6 +13,7 @@ import json
 import mailbox
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import default as default_policy
@@ -125,7 +126,7 @@ def test_confirm_link_from_the_reminder_email_confirms_in_the_browser(
     assert page.title() == "Confirm your booking · BookIT"
     assert page.inner_text("[data-field=venue]") == "Main Hall"
     assert page.inner_text("[data-field=date]") == "Thursday 3 December 2026"
-    assert page.inner_text("[data-field=time]") == "14:00–16:00 (Europe/London)"
+    assert page.inner_text("[data-field=time]") == "14:00–16:00 (London time)"
     assert topics(driver) == before, "opening the link must change nothing"
     shoot(page, "confirm-page.png")
 
@@ -148,10 +149,11 @@ def test_claim_link_from_the_offer_email_books_the_slot_in_the_browser(
     page.goto(link_in_mail(service, "waitlist-offer", BOB, "Claim this slot"))
 
     assert page.inner_text("#deadline") == "09:15"
-    assert "Claim by 09:15 (Europe/London time)." in page.inner_text(".deadline")
-    # The countdown starts from the server's 12 minutes and then runs in the page.
+    assert "Claim by 09:15 (London time)." in page.inner_text(".deadline")
+    # The countdown starts from the server's 12 minutes and then runs in the page, said in
+    # whole minutes as people say it ("11 minutes left", never "11:59 left").
     # Playwright's own polling, not page-side eval: the page's CSP rightly forbids eval.
-    expect(page.locator("#countdown")).to_have_text(re.compile(r"^11:5\d left$"), timeout=15_000)
+    expect(page.locator("#countdown")).to_have_text(re.compile(r"^11 minutes left$"), timeout=15_000)
     shoot(page, "offer-page.png")
 
     page.get_by_role("button", name="Claim this slot").click()
@@ -256,3 +258,95 @@ def test_double_click_and_a_second_tab_cancel_once(page: Page, service: Service,
         # Every submission gets the first outcome back, not "already cancelled".
         assert tab.inner_text("#outcome").startswith("Cancelled. Your booking at Main Hall")
     assert topics(driver).count("booking.cancelled") == 1
+
+
+# Issue 31: the venue page "Book again" leads to, and link pages that say what is true now, at a
+# small phone's width (375 px), with nothing overflowing sideways.
+
+
+@pytest.fixture
+def phone(service: Service, port: int, browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True)
+    try:
+        with links_server(service, port):
+            yield context.new_page()
+    finally:
+        context.close()
+
+
+def fits(page: Page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 375, f"the page is {width} px wide at 375 px"
+
+
+def test_the_book_again_button_opens_the_venue_page_at_a_phones_width(
+    phone: Page, service: Service, driver: Any
+) -> None:
+    venue = driver.venue()
+    booking = driver.book(ALICE, venue, THURSDAY, "14:00", "16:00", purpose="Choir practice")
+    driver.join(BOB, venue, THURSDAY, "14:00", "16:00")
+    driver.book("carol@example.com", venue, THURSDAY, "10:00", "11:30")
+    driver.send(c.CancelBooking, actor=ALICE, booking_id=booking)
+
+    response = phone.goto(link_in_mail(service, "booking-cancelled", ALICE, "Book again"))
+
+    assert response is not None and response.status == 200
+    assert phone.inner_text("h1") == "Main Hall"
+    thursday = phone.locator(f"[data-date='{THURSDAY}'] li")
+    assert thursday.all_inner_texts() == [
+        "00:00–10:00\nFree",
+        "10:00–11:30\nBooked",
+        "11:30–14:00\nFree",
+        "14:00–16:00\nHeld for someone on the waitlist",
+        "16:00–24:00\nFree",
+    ]
+    assert "alice" not in phone.content().lower() and "Choir" not in phone.content()
+    fits(phone)
+    shoot(phone, "venue-page.png")
+
+
+def test_a_claim_link_after_claiming_elsewhere_says_it_is_claimed_at_a_phones_width(
+    phone: Page, service: Service, driver: Any
+) -> None:
+    offer_for_bob(driver)
+    url = link_in_mail(service, "waitlist-offer", BOB, "Claim this slot")
+    [entry] = [e.entry_id for e in driver.events() if type(e).TOPIC == "waitlist.notified"]
+    driver.send(c.ClaimOffer, actor=BOB, entry_id=entry)  # over the CLI or the API, not this link
+
+    phone.goto(url)
+
+    assert phone.inner_text("h1") == "You claimed it"
+    assert phone.locator("button").count() == 0
+    fits(phone)
+    shoot(phone, "claimed-elsewhere.png")
+
+
+def test_a_confirm_link_after_an_auto_cancellation_says_why_at_a_phones_width(
+    phone: Page, service: Service, driver: Any
+) -> None:
+    reminded_booking(driver)
+    driver.clock.set(datetime(2026, 12, 3, 12, 0, tzinfo=UTC))
+    driver.tick()  # never confirmed: auto-cancelled at 12:00
+
+    phone.goto(link_in_mail(service, "reminder", ALICE, "Confirm booking"))
+
+    assert phone.inner_text("h1") == "Cancelled automatically"
+    assert phone.inner_text("#outcome") == (
+        "This booking was cancelled automatically: it was not confirmed by 12:00 on Thursday 3 December."
+    )
+    assert phone.locator("button").count() == 0
+    fits(phone)
+    shoot(phone, "auto-cancelled-confirm-link.png")
+
+
+def test_the_offer_page_counts_down_in_minutes_at_a_phones_width(
+    phone: Page, service: Service, driver: Any
+) -> None:
+    offer_for_bob(driver)
+    driver.clock.advance(minutes=5)
+
+    phone.goto(link_in_mail(service, "waitlist-offer", BOB, "Claim this slot"))
+
+    expect(phone.locator("#countdown")).to_have_text(re.compile(r"^(10|9) minutes left$"), timeout=15_000)
+    fits(phone)
+    shoot(phone, "offer-page-375.png")

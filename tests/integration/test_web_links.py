@@ -175,10 +175,11 @@ def test_a_rule_refusal_is_shown_in_words_and_writes_nothing(
     shown = web.get(path)
     page = web.post(path)
 
-    assert "There is nothing to do with this link any more." in said(shown)
+    # What is true now, not an invitation to confirm a cancelled booking.
+    assert "You cancelled this booking." in said(shown) and "Confirm your booking" not in said(shown)
     assert "<button" not in said(shown)
     assert page.status_code == 409
-    assert "This booking was already cancelled." in said(page)
+    assert "You cancelled this booking." in said(page)
     assert topics(driver) == before
 
 
@@ -261,7 +262,7 @@ def test_confirm_link_expires_when_the_booking_starts_with_a_410_page(
 
     for response in (web.get(path), web.post(path)):
         assert response.status_code == 410
-        assert "This link stopped working when the booking started (Thursday 3 December at 14:00)." in said(
+        assert "This booking started Thursday 3 December at 14:00, so it can no longer be confirmed." in said(
             response
         )
     assert topics(driver) == before
@@ -326,9 +327,9 @@ def test_offer_page_states_the_deadline_and_counts_down_from_the_server_clock(
     page = web.get(path)
 
     assert page.status_code == 200
-    assert 'Claim by <strong id="deadline">09:15</strong> (Europe/London time)' in said(page)
+    assert 'Claim by <strong id="deadline">09:15</strong> (London time)' in said(page)
     assert 'data-seconds="600"' in said(page)
-    assert "10:00 left" in said(page)
+    assert ">10 minutes left<" in said(page)  # as people say it, not "10:00 left"
     assert "Thursday 3 December 2026" in said(page) and "14:00–16:00" in said(page)
 
 
@@ -378,7 +379,7 @@ def test_claim_link_after_declining_says_the_offer_is_no_longer_open(
     page = web.post(email_link(service, "waitlist-offer", BOB, "Claim this slot"))
 
     assert page.status_code == 409
-    assert "This offer is no longer open: you declined it." in said(page)
+    assert "You declined this offer; it went to the next person in line." in said(page)
 
 
 # --- Serving ------------------------------------------------------------------------------

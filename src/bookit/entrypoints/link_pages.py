@@ -33,10 +33,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bookit import commands as c
 from bookit.aggregates import waitlist
 from bookit.aggregates.base import SYSTEM, derived_id
-from bookit.aggregates.booking import LIVE, Booking
+from bookit.aggregates.booking import Booking
 from bookit.aggregates.venue import Venue
 from bookit.bootstrap import Service
-from bookit.entrypoints.link_words import NO_PAGE, Subject, done, explain, render
+from bookit.entrypoints.link_words import NO_PAGE, Subject, done, explain, render, truth
 from bookit.entrypoints.venue_page import venue_page
 from bookit.errors import BadInput, BookitError, NotFound
 from bookit.links import Link, LinkSigner
@@ -153,11 +153,17 @@ class _Pages:
             heading, lines = done(link, subject, earlier)
             lines.append("You already used this link; it will not do it again.")
             return render("result.html.j2", 200, tone="ok", heading=heading, lines=lines, subject=subject)
+        now = self.clock()
+        said = truth(link.action, subject, now)
+        if said is not None:
+            # What is true now, and no button: the action could no longer succeed.
+            heading, sentence = said
+            return render(
+                "result.html.j2", 200, tone="sorry", heading=heading, lines=[sentence], subject=subject
+            )
         seconds_left = None
-        if subject.deadline is not None:
-            seconds_left = max(0, int((subject.deadline - self.clock()).total_seconds()))
-        # Only hides a button that could not work; the POST still asks the domain either way.
-        can_act = subject.status in ((waitlist.OFFERED,) if seconds_left is not None else LIVE)
+        if link.action in ("claim", "decline") and subject.deadline is not None:
+            seconds_left = max(0, int((subject.deadline - now).total_seconds()))
         return render(
             "action.html.j2",
             200,
@@ -165,7 +171,7 @@ class _Pages:
             subject=subject,
             path=path,
             seconds_left=seconds_left,
-            can_act=can_act,
+            can_act=True,
         )
 
     def act(self, token: str, path: str) -> Response:
@@ -199,7 +205,18 @@ class _Pages:
             booking: Booking = app.booking(ident)
             venue = self._venue(booking.venue_id)
             return Subject(
-                booking.user, venue.name, venue.tz, booking.date, booking.start, booking.end, booking.status
+                booking.user,
+                venue.name,
+                venue.tz,
+                booking.date,
+                booking.start,
+                booking.end,
+                booking.status,
+                starts_at=booking.starts_at,
+                cancel_due=booking.cancel_due,
+                check_in_until=booking.check_in_until,
+                checked_in=booking.checked_in_at is not None,
+                no_strike=bool(booking.no_strike),
             )
         try:
             ticket: Any = app.repository.get(ident)
@@ -214,10 +231,27 @@ class _Pages:
             # Out of the queue, so the slot no longer keeps it: how it ended is in the read model.
             row = queries.waitlist_entry(self.service.engine, link.subject_id)
             status = row["status"] if row is not None else "out of the queue"
-            return Subject(ticket.user, venue.name, venue.tz, slot.date, slot.start, slot.end, status)
+            # Its offer, if it had one, ended when this link did.
+            return Subject(
+                ticket.user, venue.name, venue.tz, slot.date, slot.start, slot.end, status, link.expires_at
+            )
         return Subject(
-            entry.user, venue.name, venue.tz, slot.date, slot.start, slot.end, entry.status, entry.deadline
+            entry.user,
+            venue.name,
+            venue.tz,
+            slot.date,
+            slot.start,
+            slot.end,
+            entry.status,
+            entry.deadline,
+            position=slot.position(link.subject_id),
+            taken=entry.status == waitlist.WAITING and self._told_taken(entry.user, link.subject_id),
         )
+
+    def _told_taken(self, user: str, entry_id: str) -> bool:
+        """Back in line because someone offered the same freeing claimed it first (its email says so)."""
+        sent = queries.outbox(self.service.engine, to=user)
+        return any(row["kind"] == "waitlist-taken" and row["subject_id"] == entry_id for row in sent)
 
     def _venue(self, venue_id: str) -> Venue:
         venue: Any = self.service.app.repository.get(Venue.id_for(venue_id))
@@ -227,7 +261,7 @@ class _Pages:
     def refused(self, token: str, error: BookitError) -> Response:
         """A refusal in a person's words; the details come along only for a genuine link."""
         link, subject = self._genuine(token)
-        status, heading, sentence = explain(error, link, subject)
+        status, heading, sentence = explain(error, link, subject, self.clock())
         tone = "error" if isinstance(error, BadInput) else "sorry"
         return render("result.html.j2", status, tone=tone, heading=heading, lines=[sentence])
 

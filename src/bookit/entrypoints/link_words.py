@@ -1,6 +1,7 @@
 """What the link pages say: the subject of a link as a person reads it, the words for each
-status, what a done or refused action reads like, and the page itself (rendered with a fresh
-nonce for its content security policy)."""
+status, what is true now when the link's action can no longer succeed (`truth`), what a done or
+refused action reads like, and the page itself (rendered with a fresh nonce for its content
+security policy)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from zoneinfo import ZoneInfo
 import jinja2
 from starlette.responses import HTMLResponse
 
+from bookit.adapters.mail.wording import duration, zone_label
 from bookit.aggregates import waitlist
-from bookit.aggregates.booking import AUTO_CANCELLED, BOOKED, CANCELLED, CONFIRMED, NO_SHOW
+from bookit.aggregates.booking import AUTO_CANCELLED, BOOKED, CANCELLED, CONFIRMED, LIVE, NO_SHOW
 from bookit.errors import BadInput, BookitError, NotFound
 from bookit.links import Link
 
@@ -38,6 +40,8 @@ _templates = jinja2.Environment(
     autoescape=True,
     undefined=jinja2.StrictUndefined,
 )
+_templates.filters["zone"] = zone_label  # Europe/London -> "London time", as the emails say it
+_templates.filters["duration"] = duration  # 15 -> "15 minutes"
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,14 @@ class Subject:
     end: str
     status: str
     deadline: datetime | None = None
+    # What the link pages need to say what is true now (a booking's or an entry's facts).
+    starts_at: datetime | None = None
+    cancel_due: datetime | None = None
+    check_in_until: datetime | None = None
+    checked_in: bool = False
+    no_strike: bool = False  # released as a no-show too late to count (rule 24)
+    position: int | None = None  # in line, for an entry waiting (again)
+    taken: bool = False  # back in line: someone offered the same freeing claimed it first
 
     @property
     def day(self) -> str:
@@ -59,8 +71,83 @@ class Subject:
         return f"{day:%A} {day.day} {day:%B}"
 
     def local(self, instant: datetime) -> str:
+        """A clock time on the venue's wall clock, never with seconds (rounded down)."""
+        return f"{instant.astimezone(ZoneInfo(self.tz)):%H:%M}"
+
+    def at(self, instant: datetime) -> str:
         local = instant.astimezone(ZoneInfo(self.tz))
-        return f"{local:%H:%M}" if local.second == 0 else f"{local:%H:%M:%S}"
+        return f"{local:%H:%M} on {local:%A} {local.day} {local:%B}"
+
+
+def truth(action: str, subject: Subject, now: datetime) -> tuple[str, str] | None:
+    """What is true now, as (heading, sentence), when the link's action can no longer succeed;
+    None while it still can. A page never invites an action that would be refused."""
+    if action in ("claim", "decline"):
+        return _entry_truth(subject, now)
+    ended = _ended(subject)
+    if ended:
+        return ended
+    started = subject.starts_at is not None and now >= subject.starts_at
+    when = f"{subject.day} at {subject.start}"
+    if action == "check-in":
+        if subject.checked_in:
+            return "Checked in", "You checked in: your booking will not be released."
+        if subject.check_in_until is not None and now >= subject.check_in_until:
+            return "Check-in closed", f"Check-in closed at {subject.local(subject.check_in_until)}."
+        if not started:
+            return "Too early", f"Check-in opens when your booking starts, {when}."
+        return None
+    if action == "confirm" and subject.status == CONFIRMED:
+        tail = f" It started {when}." if started else f" See you on {when}."
+        return "Confirmed", "You have confirmed this booking." + tail
+    if started:
+        verb = "confirmed" if action == "confirm" else "cancelled"
+        return "Too late", f"This booking started {when}, so it can no longer be {verb}."
+    return None
+
+
+def _ended(subject: Subject) -> tuple[str, str] | None:
+    """A booking that is over before its time: cancelled, and why."""
+    if subject.status == CANCELLED:
+        return "Cancelled", "You cancelled this booking."
+    if subject.status == AUTO_CANCELLED:
+        by = f" by {subject.at(subject.cancel_due)}" if subject.cancel_due else " in time"
+        return (
+            "Cancelled automatically",
+            f"This booking was cancelled automatically: it was not confirmed{by}.",
+        )
+    if subject.status == NO_SHOW:
+        closed = f" by {subject.at(subject.check_in_until)}" if subject.check_in_until else ""
+        said = f"This booking was released: nobody checked in{closed}."
+        if subject.no_strike:
+            said += " It is not counted against you: BookIT was not running when check-in closed."
+        return "Released", said
+    if subject.status not in LIVE:
+        return "Not open", f"This booking is {subject.status.replace('_', ' ')}."
+    return None
+
+
+def _entry_truth(subject: Subject, now: datetime) -> tuple[str, str] | None:
+    status, deadline = subject.status, subject.deadline
+    if status == waitlist.OFFERED and deadline is not None and now < deadline:
+        return None
+    at = f" at {subject.local(deadline)}" if deadline else ""
+    if status == waitlist.OFFERED:  # past its deadline, before the tick that passes it on
+        return "Offer expired", f"Sorry, this offer expired{at}."
+    if status == waitlist.EXPIRED:
+        return "Offer expired", f"Sorry, this offer expired{at}: it went to the next person in line."
+    if status == waitlist.CLAIMED:
+        span = f"{subject.day}, {subject.start}–{subject.end}"
+        return "You claimed it", f"You claimed this slot: {subject.venue} on {span} is booked in your name."
+    if status == waitlist.WAITING and subject.taken:
+        place = f" You keep your place in line: number {subject.position}." if subject.position else ""
+        return "Someone else claimed it", "Someone else offered the same time claimed it first." + place
+    sentence = {
+        waitlist.DECLINED: ("Offer declined", "You declined this offer; it went to the next person in line."),
+        waitlist.LEFT: ("Not in the queue", "You left the waitlist for this slot."),
+        waitlist.CLOSED: ("Waitlist closed", "The slot has started, so its waitlist is closed."),
+    }
+    return sentence.get(status, ("No open offer", no_offer(subject)))
 
 
 def done(link: Link, subject: Subject, outcome: dict[str, Any]) -> tuple[str, list[str]]:
@@ -77,15 +164,23 @@ def done(link: Link, subject: Subject, outcome: dict[str, Any]) -> tuple[str, li
     return "Offer declined", ["Declined. The slot goes to the next person in the queue, if there is one."]
 
 
-def explain(error: BookitError, link: Link | None, subject: Subject | None) -> tuple[int, str, str]:
-    """(HTTP status, heading, sentence) for a refusal; unknown codes show the rule's message."""
+def explain(
+    error: BookitError, link: Link | None, subject: Subject | None, now: datetime
+) -> tuple[int, str, str]:
+    """(HTTP status, heading, sentence) for a refusal: for a genuine link, what is true now of
+    what it is about (claimed, cancelled and why, ...); else the refusal in a person's words,
+    and for unknown codes the rule's message."""
     code = error.code
-    is_offer = link is not None and link.action in ("claim", "decline")
-    if code in ("link_expired", "offer_expired") and link is not None and subject is not None:
-        if is_offer:
-            return 410, "Offer expired", f"Sorry, this offer expired at {subject.local(link.expires_at)}."
-        when = f"{subject.day} at {subject.start}"
-        return 410, "Link expired", f"This link stopped working when the booking started ({when})."
+    expired = code in ("link_expired", "offer_expired")
+    if link is not None and subject is not None:
+        said = truth(link.action, subject, now)
+        if said is None and expired and link.action in ("claim", "decline"):
+            said = "Offer expired", f"Sorry, this offer expired at {subject.local(link.expires_at)}."
+        if said is None and expired:
+            said = "Link expired", "This link has expired. Your booking is unchanged."
+        if said is not None:
+            known_status = {"not_owner": 403, "bad_link": 400, "contention": 503}
+            return (410 if expired else known_status.get(code, 409), *said)
     known = {
         "link_expired": (410, "Link expired", "Sorry, this link has expired."),
         "offer_expired": (410, "Offer expired", "Sorry, this offer has expired."),
