@@ -80,7 +80,8 @@ def _wait_for(port: int, server: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise AssertionError(f"bookit run exited: {server.stderr.read().decode() if server.stderr else ''}")
+            said = server.stderr.read().decode() if server.stderr else ""
+            raise AssertionError(f"bookit run exited: {said}")
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
                 return
