@@ -55,6 +55,11 @@ class SetAsSortedList(Transcoding):
 
 
 def register_value_objects(transcoder: JSONTranscoder) -> None:
+    """The stored names of value objects, and (bookit.evolution) the old topics of moved classes:
+    what every application that reads the store needs."""
+    from bookit.evolution import register_old_topics
+
+    register_old_topics()
     transcoder.register(SetAsSortedList())
     for cls, name in (
         (Interval, "interval"),
