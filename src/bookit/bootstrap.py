@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +33,7 @@ from bookit.policies.due_work import DueWork
 from bookit.policies.mail.mailer import Mailer
 from bookit.projections.database import make_engine
 from bookit.projections.projector import Projector, ReadModels
+from bookit.projections.versioned import bring_up_to_date
 from bookit.settled import FollowedElsewhere, SettledMark, SettledMarker
 from bookit.stores import schema_turn, store_env
 
@@ -41,6 +44,10 @@ STORE_ERRORS = (PersistenceError, sqlalchemy.exc.DBAPIError)
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
+
+
+def tell_operator(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -82,7 +89,9 @@ def bootstrap(
     rules: Rules | None = None,
     outbox: Outbox | None = None,
     mailer_class: type[Mailer] = Mailer,
+    say: Callable[[str], None] = tell_operator,
 ) -> Service:
+    """`say`: where the one line goes that says the read models were rebuilt after an upgrade."""
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
     rules = rules or Rules.from_env()
@@ -92,9 +101,10 @@ def bootstrap(
         os.environ.get("BOOKIT_APP_URL", "").strip(),
     )
     env, read_url = store_env(home, store)
-    with schema_turn(store):
+    with schema_turn(store, home):
         app = BookIT(env=env, rules=rules)
         engine = make_engine(read_url)
+        bring_up_to_date(app, engine, clock(), say)
     projector = Projector(app, engine)
     mailer = mailer_class(
         app,

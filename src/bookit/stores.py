@@ -43,12 +43,21 @@ def store_env(home: Path, store: str) -> tuple[dict[str, str], str]:
 
 
 @contextmanager
-def schema_turn(store: str) -> Iterator[None]:
+def schema_turn(store: str, home: Path | None = None) -> Iterator[None]:
     """Processes starting at once on one PostgreSQL take turns creating tables and functions:
     eventsourcing's CREATE OR REPLACE statements fail with "tuple concurrently updated" when
-    two sessions run them together, which killed a worker at start."""
+    two sessions run them together, which killed a worker at start. It is also the turn in
+    which a process rebuilds read models built for another version (projections/versioned.py),
+    so that only one does: on SQLite that needs a lock of its own, a file beside the store."""
     if store == "sqlite":
-        yield
+        if home is None:
+            yield
+            return
+        import fcntl
+
+        with open(home / "schema.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+            yield
         return
     import psycopg
     from eventsourcing.persistence import OperationalError

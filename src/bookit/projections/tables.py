@@ -211,3 +211,17 @@ PROJECTED = (
     due_timers,
     audit,
 )
+
+# The version of the read models' tables and of what the projections write in them (DESIGN rule
+# 20): one row, written when they were last rebuilt for this version (projections/versioned.py).
+# Raise READ_MODELS_VERSION with any change to PROJECTED's tables or to the rows a projection
+# writes; every process that opens an older database rebuilds them from the events first.
+READ_MODELS_VERSION = 1
+
+read_models_version = Table(
+    "read_models_version",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("rebuilt_at", String(20)),
+)

@@ -64,13 +64,19 @@ class Context:
             return self._service.engine
         if self._read_models is None:
             from bookit.projections.database import make_engine
+            from bookit.projections.versioned import is_current
             from bookit.stores import schema_turn, store_env
 
             home = Path(self.home)
             home.mkdir(parents=True, exist_ok=True)
             _, url = store_env(home, self.store)
-            with schema_turn(self.store):
-                self._read_models = make_engine(url)
+            with schema_turn(self.store, home):
+                engine = make_engine(url)
+            if not is_current(engine):
+                # Built by another version (or never): the service rebuilds them first.
+                engine.dispose()
+                return self.service.engine
+            self._read_models = engine
         return self._read_models
 
     def close(self) -> None:

@@ -35,6 +35,7 @@ def replay(ctx: Context, verify: bool) -> None:
     """Rebuild the read models from the event store."""
     from bookit.projections.rebuild import rebuild
     from bookit.projections.rebuild import verify as verify_rebuild
+    from bookit.projections.versioned import record
 
     service = ctx.service
     total = service.app.recorder.max_notification_id() or 0
@@ -43,6 +44,7 @@ def replay(ctx: Context, verify: bool) -> None:
             differences = verify_rebuild(service.app, service.engine, bar.update)
         else:
             applied = rebuild(service.app, service.engine, bar.update)
+            record(service.engine, ctx.clock())
     if verify:
         result = {"verified": not differences, "differences": [vars(d) for d in differences]}
         ctx.emit(
