@@ -217,11 +217,18 @@ PROJECTED = (
 # Raise READ_MODELS_VERSION with any change to PROJECTED's tables or to the rows a projection
 # writes; every process that opens an older database rebuilds them from the events first.
 READ_MODELS_VERSION = 1
+# The version of what emails each event owes (policies/mail/owed.py; audit/check.py counts them).
+# Raise it with any change there: `bookit check` then judges the emails of the events mailed
+# from that point on, not those an earlier release mailed under its own rules (the "mail_rules"
+# row's `since`, the mailer's position when this version first ran). 2: confirming a booking owes
+# a confirmation-received email.
+MAIL_RULES_VERSION = 2
 
 read_models_version = Table(
     "read_models_version",
     metadata,
-    Column("name", String(64), primary_key=True),
+    Column("name", String(64), primary_key=True),  # "read_models", "mail_rules"
     Column("version", Integer, nullable=False),
-    Column("rebuilt_at", String(20)),
+    Column("at", String(20)),  # when this version was first recorded here
+    Column("since", Integer),  # mail_rules: the mailer's position then
 )

@@ -7,6 +7,10 @@ the events stay) and records the new number, saying so in one line. It does this
 at start (`stores.schema_turn`: PostgreSQL's advisory lock, a file lock on SQLite), so of
 several processes starting at once one rebuilds and the others find it done. A database with
 no events yet only records the number.
+
+Emails are not rebuilt (they were sent), but what each event owes changes too
+(`MAIL_RULES_VERSION`): the first process of a new version records the mailer's position then,
+and `bookit check` judges by today's rules only the emails of the events after it.
 """
 
 from __future__ import annotations
@@ -18,21 +22,44 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select
 
-from bookit.projections.tables import READ_MODELS_VERSION, read_models_version
+from bookit.projections.tables import MAIL_RULES_VERSION, READ_MODELS_VERSION, positions, read_models_version
 
 if TYPE_CHECKING:  # a command that only reads imports this, and never the event store
     from eventsourcing.application import Application
 
 NAME = "read_models"
+MAIL = "mail_rules"
+MAILER = "mail"  # the mail follower's tracked position (policies/mail/mailer.py)
 
 
-def recorded(conn: Connection) -> int | None:
-    """The version the read models were built for; None when none was recorded (before
-    versions were: the first release)."""
-    row = conn.execute(
-        select(read_models_version.c.version).where(read_models_version.c.name == NAME)
-    ).first()
+def recorded(conn: Connection, name: str = NAME) -> int | None:
+    """The version the read models (or the mail rules) were recorded at; None when none was
+    (before versions were kept: the first release)."""
+    query = select(read_models_version.c.version).where(read_models_version.c.name == name)
+    row = conn.execute(query).first()
     return None if row is None else int(row[0])
+
+
+def mail_rules_since(conn: Connection) -> int:
+    """The position after which today's mail rules decided every email (0: all of them)."""
+    query = select(read_models_version.c.since).where(read_models_version.c.name == MAIL)
+    row = conn.execute(query).first()
+    return int(row[0] or 0) if row is not None else 0
+
+
+def _note_mail_rules(engine: Engine, now: datetime) -> None:
+    """Record where today's mail rules began, if they are new here: the mailer's position now."""
+    with engine.begin() as conn:
+        if recorded(conn, MAIL) == MAIL_RULES_VERSION:
+            return
+        since = conn.execute(select(positions.c.position).where(positions.c.name == MAILER)).scalar()
+        conn.execute(delete(read_models_version).where(read_models_version.c.name == MAIL))
+        values = {"version": MAIL_RULES_VERSION, "at": _iso(now), "since": int(since or 0)}
+        conn.execute(insert(read_models_version).values(name=MAIL, **values))
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def is_current(engine: Engine) -> bool:
@@ -43,13 +70,7 @@ def is_current(engine: Engine) -> bool:
 def record(engine: Engine, at: datetime) -> None:
     with engine.begin() as conn:
         conn.execute(delete(read_models_version).where(read_models_version.c.name == NAME))
-        conn.execute(
-            insert(read_models_version).values(
-                name=NAME,
-                version=READ_MODELS_VERSION,
-                rebuilt_at=at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            )
-        )
+        conn.execute(insert(read_models_version).values(name=NAME, version=READ_MODELS_VERSION, at=_iso(at)))
 
 
 def bring_up_to_date(
@@ -58,7 +79,9 @@ def bring_up_to_date(
     """Rebuild the read models if they were built for another version; call it in the process's
     turn (`schema_turn`). Returns how many events the rebuild applied, None when none was needed."""
     with engine.connect() as conn:
-        found = recorded(conn)
+        found, mail = recorded(conn), recorded(conn, MAIL)
+    if mail != MAIL_RULES_VERSION:
+        _note_mail_rules(engine, now)
     if found == READ_MODELS_VERSION:
         return None
     if found is not None and found > READ_MODELS_VERSION:
