@@ -78,7 +78,7 @@ def test_rule_20_every_versioned_class_has_its_chain_of_upcasters() -> None:
         f"{cls.__qualname__}.upcast_v{n}_v{n + 1}"
         for cls in classes
         for n in range(1, class_version(cls))
-        if not callable(cls.__dict__.get(f"upcast_v{n}_v{n + 1}"))
+        if not callable(getattr(cls, f"upcast_v{n}_v{n + 1}", None))
     ]
     assert missing == []
 
