@@ -252,3 +252,16 @@ def test_a_booking_that_needs_no_confirmation_is_confirmed_in_its_first_calendar
     _, calendar = calendar_of(message)
     assert vevent(calendar)["STATUS"] == "CONFIRMED"
     assert vevent(calendar)["SUMMARY"] == "Booking at Main Hall"  # no purpose: no "Main Hall: "
+
+
+def test_an_admins_waiver_sends_the_calendar_update_confirmed_at_a_higher_sequence() -> None:
+    booking = book()
+    [receipt] = mailed(booking)
+    booking.remind(cause(at=START - timedelta(hours=24)))
+    booking.collect_events()
+    booking.waive_auto_cancel(cause("admin@example.com", START - timedelta(hours=20)), actor_is_admin=True)
+    [update] = mailed(booking)
+    assert update["X-BookIT-Kind"] == "confirmation-waived"
+    first, then = vevent(calendar_of(receipt)[1]), vevent(calendar_of(update)[1])
+    assert (str(first["STATUS"]), str(then["STATUS"])) == ("TENTATIVE", "CONFIRMED")
+    assert then["UID"] == first["UID"] and then["SEQUENCE"] > first["SEQUENCE"]

@@ -38,6 +38,7 @@ EXTRA: dict[str, dict[str, object]] = {
         " by 12:00 on Thursday 3 December.",
     },
     "confirmation-received": {"purpose": "Choir practice", "booking_id": "bk-1", "confirmed": True},
+    "confirmation-waived": {"purpose": "Choir practice", "booking_id": "bk-1", "confirmed": False},
     "reminder": {
         "purpose": "Choir practice",
         "booking_id": "bk-1",
@@ -89,6 +90,7 @@ EXTRA: dict[str, dict[str, object]] = {
 SUBJECT_ID = {
     "booking-confirmed": "bk-1",
     "confirmation-received": "bk-1",
+    "confirmation-waived": "bk-1",
     "reminder": "bk-1",
     "auto-cancelled": "bk-1",
     "waitlist-offer": "wl-7",
@@ -104,6 +106,7 @@ SUBJECT_ID = {
 BOOKING_KINDS = (
     "booking-confirmed",
     "confirmation-received",
+    "confirmation-waived",
     "reminder",
     "auto-cancelled",
     "waitlist-claimed",
@@ -443,6 +446,7 @@ def test_every_kind_greets_by_name_or_just_hello(kind: str) -> None:
 WHY_WORDS = {
     "booking-confirmed": "You booked",
     "confirmation-received": "is confirmed",
+    "confirmation-waived": "needs no confirmation any more",
     "reminder": "is coming up",
     "auto-cancelled": "was cancelled: it was not confirmed in time",
     "booking-cancelled": "is cancelled, as you asked",

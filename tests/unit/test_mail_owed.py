@@ -175,6 +175,12 @@ def confirmed() -> Booking:
     return booking
 
 
+def waived() -> Booking:
+    booking = reminded()
+    booking.waive_auto_cancel(cause("admin@example.com", START - timedelta(hours=20)), actor_is_admin=True)
+    return booking
+
+
 def cancelled() -> Booking:
     booking = book()
     booking.cancel("plans changed", cause(ANN, NOW + timedelta(hours=1)))
@@ -261,6 +267,7 @@ SCENARIOS = {
     Booking.Booked: book,
     Booking.Reminded: reminded,
     Booking.Confirmed: confirmed,
+    Booking.AutoCancelWaived: waived,
     Booking.AutoCancelled: auto_cancelled,
     Booking.Cancelled: cancelled,
     WaitlistSlot.Notified: offered,

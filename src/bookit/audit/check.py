@@ -32,6 +32,7 @@ MAILER = "mail"  # the mail follower's tracked position (policies/mail/mailer.py
 
 _ONE_EMAIL = (
     Booking.Confirmed,
+    Booking.AutoCancelWaived,
     Booking.Reminded,
     Booking.AutoCancelled,
     Booking.Cancelled,

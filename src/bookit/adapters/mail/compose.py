@@ -25,6 +25,7 @@ from bookit.adapters.mail.wording import LEADS, duration, zone_label
 KINDS = (
     "booking-confirmed",
     "confirmation-received",
+    "confirmation-waived",
     "reminder",
     "auto-cancelled",
     "waitlist-offer",
@@ -45,6 +46,7 @@ _ENTRY_KINDS = frozenset({"waitlist-offer", "waitlist-expired", "waitlist-closed
 _SUBJECTS = {
     "booking-confirmed": "Booked: {{ venue_name }} on {{ date }}",
     "confirmation-received": "Booking confirmed: {{ venue_name }} on {{ date }}",
+    "confirmation-waived": "No confirmation needed: {{ venue_name }} on {{ date }}",
     "reminder": "Reminder: your booking at {{ venue_name }} on {{ date }}",
     "auto-cancelled": "Booking auto-cancelled: {{ venue_name }}",
     "waitlist-offer": "A slot is free for you: {{ venue_name }}",

@@ -23,6 +23,11 @@ LEADS = {
         "There is nothing more to do; if your plans change, please cancel it so someone else can"
         " use the venue.",
     ),
+    "confirmation-waived": (
+        "Your booking at {{ venue_name }} on {{ date }}, {{ start }}–{{ end }} needs no confirmation"
+        " any more: an admin waived it.",
+        "There is nothing to do; it will not be cancelled automatically.",
+    ),
     "reminder": (
         "Your booking at {{ venue_name }} is coming up: {{ date }}, {{ start }}–{{ end }}.",
         "{{ 'It is confirmed, so there is nothing to do; if your plans changed, please cancel it.'"

@@ -110,6 +110,14 @@ def confirmation_received(facts: Facts) -> list[Email]:
     return [_booking_email("confirmation-received", facts, context, _booking_time(facts))]
 
 
+@owes(Booking.AutoCancelWaived)
+def confirmation_waived(facts: Facts) -> list[Email]:
+    """An admin waived the confirmation: nothing is asked any more, and the calendar's entry
+    is no longer tentative."""
+    context = _booking_context(facts)
+    return [_booking_email("confirmation-waived", facts, context, _booking_time(facts))]
+
+
 @owes(Booking.Reminded)
 def reminder(facts: Facts) -> list[Email]:
     booking: Booking = facts.state
