@@ -2,19 +2,17 @@
 remain the answer carries `Link: <next page>; rel="next"` (RFC 8288), and the body stays a plain
 JSON array. A cursor is the sort key of the last row a page held, so a row is on exactly one
 page even while rows are added (a new one lands on a later page if it sorts after the cursor).
-The cursor is opaque to clients: base64url of the key's JSON."""
+The cursor is opaque to clients (bookit/cursors.py)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request, Response
 
+from bookit import cursors
 from bookit.entrypoints.api.problems import ApiError
 
 DEFAULT, MOST = 50, 500
@@ -35,7 +33,7 @@ class Page:
         the page, with a Link to the next one when there is one."""
         shown = list(rows[: self.limit])
         if len(rows) > self.limit:
-            cursor = encode(key(shown[-1]))
+            cursor = cursors.encode(key(shown[-1]))
             url = self.request.url.include_query_params(cursor=cursor, limit=self.limit)
             self.response.headers["Link"] = f'<{url}>; rel="next"'
         return shown
@@ -47,22 +45,13 @@ class Page:
         return self.finish(rest[: self.limit + 1], key)
 
 
-def encode(key: Sequence[Any]) -> str:
-    return (
-        base64.urlsafe_b64encode(json.dumps(list(key), separators=(",", ":")).encode()).decode().rstrip("=")
-    )
-
-
 def decode(cursor: str) -> list[Any]:
     try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        key = None
-    if not isinstance(key, list) or not all(isinstance(part, str | int) for part in key):
+        return cursors.decode(cursor)
+    except ValueError:
         raise ApiError(
             422, "bad_cursor", "cursor is not one this API gave: follow the Link header of the previous page"
-        )
-    return key
+        ) from None
 
 
 def _page(

@@ -87,13 +87,45 @@ def _booking_line(row: dict[str, Any]) -> str:
 
 
 @main.command()
-@click.option("--user", default=None)
-@click.option("--venue", "venue_id", default=None)
-@click.option("--date", default=None)
+@click.option("--user", default=None, help="Only this person's bookings: their email address.")
+@click.option("--venue", "venue_id", default=None, help="Only this venue's: its id, e.g. main-hall.")
+@click.option("--date", default=None, help="Only this day's, in the venue's zone, e.g. 2026-12-03.")
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 500),
+    default=50,
+    show_default=True,
+    metavar="N",
+    help="At most N bookings (1-500); stderr says how to get the next page.",
+)
+@click.option(
+    "--after", "cursor", default=None, metavar="CURSOR", help="The page after CURSOR (from stderr)."
+)
 @pass_ctx
-def bookings(ctx: Context, user: str | None, venue_id: str | None, date: str | None) -> None:
-    """One line per booking: status, confirmed, reminded."""
+def bookings(
+    ctx: Context, user: str | None, venue_id: str | None, date: str | None, limit: int, cursor: str | None
+) -> None:
+    """Bookings in start order, a page at a time, one line each: id, status, confirmed,
+    reminded, venue, date, times, owner. stderr ends with how many, and the next page's
+    --after when more remain."""
+    from bookit.cursors import decode, encode
+    from bookit.errors import BadInput
     from bookit.projections import queries
 
-    for row in queries.booking_list(ctx.read_models, user, venue_id, date):
+    after = None
+    if cursor is not None:
+        try:
+            after = decode(cursor)
+        except ValueError:
+            message = "--after: not a cursor bookit printed; use the one from the previous page"
+            raise BadInput(message, "bad_cursor") from None
+    rows = queries.booking_list(ctx.read_models, user, venue_id, date, after=after, limit=limit + 1)
+    for row in rows[:limit]:
         ctx.emit(row, _booking_line(row))
+    if len(rows) > limit:
+        click.echo(
+            f"{limit} bookings shown; the next page: --after {encode(queries.booking_key(rows[limit - 1]))}",
+            err=True,
+        )
+    else:
+        click.echo(f"{len(rows)} booking(s){' on this page, the last' if cursor else ''}", err=True)
