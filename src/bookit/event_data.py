@@ -37,13 +37,16 @@ def fields_of(event: Any) -> dict[str, Any]:
 
 
 def payload(event: Any) -> dict[str, Any]:
-    """Fields plus the envelope promised on the bus: event_id, aggregate_id, version, occurred_at."""
+    """Fields plus the envelope promised on the bus: event_id, aggregate_id, version, occurred_at;
+    and `class_version`, the version of the shape these fields are in (DESIGN rule 20: an event
+    stored in an older shape is read, upcast, and sent in today's)."""
     return fields_of(event) | {
         "event_id": str(event_id(event.originator_id, event.originator_version)),
         "aggregate_id": str(event.originator_id),
         "version": event.originator_version,
         "occurred_at": iso(event.timestamp),
         "type": topic_of(event),
+        "class_version": getattr(type(event), "class_version", 1),
     }
 
 

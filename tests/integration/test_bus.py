@@ -220,6 +220,7 @@ def test_events_go_out_on_the_topic_exchange_after_they_are_stored(
     body = seen[0][1]
     assert (body["aggregate_id"], body["version"], body["user"]) == (booking_id, 1, ANN)
     assert body["occurred_at"] == "2026-12-01T09:00:00Z" and body["event_id"]
+    assert body["class_version"] == 1  # the shape its fields are in (docs/evolution.md)
     assert seen[1][1]["version"] == 2
 
 

@@ -99,3 +99,15 @@ def test_rule_20_stored_topics_name_no_module_so_moving_code_keeps_them_resolvin
             topics |= {state[key] for key in ("originator_topic", "topic") if key in state}
     assert {topic for topic in topics if ":" in topic} == {"eventsourcing.domain:Snapshot"}
     assert all(resolve_topic(topic) for topic in topics)
+
+
+def test_rule_20_events_out_carry_the_shape_they_are_sent_in(app: BookIT) -> None:
+    """A no-show stored as v1 goes out upcast, in v2's shape, and says so (`class_version`)."""
+    from bookit.event_data import payload
+
+    fixture = json.loads((GOLDEN / "events" / "booking.no_show.v1.json").read_text())
+    body = payload(app.mapper.to_domain_event(stored(fixture["event"])))
+    assert (body["type"], body["class_version"], body["no_strike"]) == ("booking.no_show", 2, "")
+    fixture = json.loads((GOLDEN / "events" / "booking.booked.v1.json").read_text())
+    booked = payload(app.mapper.to_domain_event(stored(fixture["event"])))
+    assert booked["class_version"] == class_version(event_classes()["booking.booked"])

@@ -239,6 +239,21 @@ def _is_store_error(error: Exception) -> bool:
 pass_ctx = click.make_pass_decorator(Context)
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import version
+
+    from bookit.evolution import EVENT_SCHEMA_VERSION
+    from bookit.projections.tables import MAIL_RULES_VERSION, READ_MODELS_VERSION
+
+    click.echo(
+        f"bookit-core {version('bookit-core')}: event schema {EVENT_SCHEMA_VERSION}, "
+        f"read models {READ_MODELS_VERSION}, mail rules {MAIL_RULES_VERSION}"
+    )
+    ctx.exit()
+
+
 @click.group(cls=_Group, epilog=epilog())
 @click.option(
     "--home",
@@ -278,6 +293,14 @@ pass_ctx = click.make_pass_decorator(Context)
 )
 @click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object per result (also after the command)."
+)
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Print the package version, the event schema version and the read models' version.",
 )
 @click.pass_context
 def main(ctx: click.Context, home: str, store: str, bus_url: str, now: str | None, as_json: bool) -> None:
