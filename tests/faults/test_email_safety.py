@@ -81,10 +81,15 @@ def story(
     dan = send(c.JoinWaitlist(actor=DAN, **slot("14:00", "15:00")))["entry_id"]
     send(c.BookVenue(actor=EVE, **slot("16:00", "17:00")))
     send(c.JoinWaitlist(actor=FAY, **slot("16:00", "17:00")))
+    gus = send(c.BookVenue(actor="gus@example.com", purpose=HOSTILE_PURPOSE, **slot("12:00", "12:30")))
+    hal = send(c.BookVenue(actor="hal@example.com", purpose=HOSTILE_PURPOSE, **slot("12:30", "13:00")))
     send(c.CancelBooking(actor=BOB, booking_id=bob))  # cat is offered 14:00
     tick("2026-12-01T09:15:00")  # cat's offer runs out; dan is offered
     send(c.ClaimOffer(actor=DAN, entry_id=dan))
     tick("2026-12-02T10:00:00")  # reminders
+    send(c.ConfirmBooking(actor="gus@example.com", booking_id=gus["booking_id"]))  # confirmation-received
+    send(c.GrantAdmin(actor=SYSTEM, email="admin@example.com"))
+    send(c.WaiveAutoCancel(actor="admin@example.com", booking_id=hal["booking_id"]))  # confirmation-waived
     tick("2026-12-03T08:00:00")  # ann never confirmed: auto-cancelled
     tick("2026-12-03T16:00:00")  # 16:00 starts: fay's queue closes
     files = sorted((service.home / "outbox").glob("[nc][eu][wr]/*"))
