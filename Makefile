@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench bench-full demo clean browser services
+.PHONY: run test lint typecheck unit bench bench-full demo clean browser faketime services any-date
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,22 @@ browser:
 	   (apt-get update -q >/dev/null && apt-get install -y -q chromium fonts-dejavu-core >/dev/null))) || \
 	  echo "warning: /usr/bin/chromium missing; the browser tests will fail" >&2
 
+# The any-date run needs Debian's faketime (libfaketime), installed the same way.
+faketime:
+	@test -x /usr/bin/faketime || (command -v apt-get >/dev/null && \
+	  (apt-get install -y -q faketime >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null && apt-get install -y -q faketime >/dev/null))) || \
+	  echo "warning: /usr/bin/faketime missing; the any-date run will fail" >&2
+
+# DESIGN rule 20, the suite passes on any date: the fast suites (unit, property, the CLI stories)
+# again with the clock two minutes before the first Europe/London DST change a year or more from
+# today (tests/any_date.py), in that zone, so the run is a year ahead and crosses the change.
+ANY_DATE_TESTS := tests/unit tests/property tests/e2e/test_cli.py tests/e2e/test_waitlist_story.py \
+	tests/e2e/test_rules_story.py
+any-date: $(STAMP) faketime
+	TZ=Europe/London faketime -f "$$($(BIN)/python tests/any_date.py)" \
+	  $(BIN)/pytest $(ANY_DATE_TESTS) -n 2 -p no:cacheprovider
+
 # The integration tests talk to real PostgreSQL, Redis and RabbitMQ: start any that is down.
 services:
 	@.ci/services
@@ -44,6 +60,7 @@ services:
 test: $(STAMP) lint typecheck browser services
 	$(BIN)/pytest tests/e2e -n 2 --dist loadfile
 	$(BIN)/pytest --ignore=tests/e2e
+	$(MAKE) any-date
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

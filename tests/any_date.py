@@ -1,7 +1,9 @@
 """The instant the any-date run of `make test` starts its fake clock at (DESIGN rule 20: the suite
 passes on any date): two minutes before the first change of Europe/London's clocks at least a
 year from today, so the run is a year ahead and crosses a DST change while it runs. Prints it in
-faketime's "@YYYY-MM-DD HH:MM:SS" form, in UTC (run faketime with TZ=UTC... or any zone)."""
+faketime's "@YYYY-MM-DD HH:MM:SS" form, in UTC, which is London's own time at those moments
+(clocks go forward at 01:00 UTC and back at 01:00 UTC), so `TZ=Europe/London faketime` reads it
+right."""
 
 from __future__ import annotations
 
