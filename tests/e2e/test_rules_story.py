@@ -60,7 +60,7 @@ def test_rule_12_13_14_the_venue_rules_story(bookit: Bookit) -> None:
     not_admin = bookit("venue", "rules", "main-hall", "--user", ANN, "--buffer-minutes", "0")
     assert (not_admin.code, not_admin.one["code"]) == (1, "not_admin")
     bad = bookit("venue", "rules", "main-hall", "--quota-hours", "lots/day")
-    assert bad.code == 2 and "quota_hours" in bad.err
+    assert bad.code == 2 and "--quota-hours" in bad.err
     history = bookit.ok("venue", "history", "main-hall").objects
     assert [h["topic"] for h in history] == ["venue.registered", "venue.rules_set"]
     assert history[1]["actor"] == ADMIN
