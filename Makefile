@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench bench-full demo clean browser faketime services any-date
+.PHONY: run test lint typecheck unit bench bench-full demo clean browser faketime promtool services any-date
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,13 +51,20 @@ any-date: $(STAMP) faketime
 	TZ=Europe/London faketime -f "$$($(BIN)/python tests/any_date.py)" \
 	  $(BIN)/pytest $(ANY_DATE_TESTS) -n 2 -p no:cacheprovider
 
+# The alert rules and the /metrics exposition are checked by promtool: Debian's prometheus.
+promtool:
+	@test -x /usr/bin/promtool || (command -v apt-get >/dev/null && \
+	  (apt-get install -y -q prometheus >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null && apt-get install -y -q prometheus >/dev/null))) || \
+	  echo "warning: /usr/bin/promtool missing; the promtool tests will fail" >&2
+
 # The integration tests talk to real PostgreSQL, Redis and RabbitMQ: start any that is down.
 services:
 	@.ci/services
 
 # The end-to-end tests (a `bookit` process per command, a browser) on two workers, a file to
 # each; the rest, which share the servers (one of them stops RabbitMQ), in one process.
-test: $(STAMP) lint typecheck browser services
+test: $(STAMP) lint typecheck browser promtool services
 	$(BIN)/pytest tests/e2e -n 2 --dist loadfile
 	$(BIN)/pytest --ignore=tests/e2e
 	$(MAKE) any-date

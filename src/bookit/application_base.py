@@ -37,6 +37,7 @@ from bookit.config import Rules
 from bookit.errors import BadInput, BookitError, NotFound, Refused
 from bookit.kept_copies import KeptCopies
 from bookit.localtime import local_instant, parse_date
+from bookit.observability import observe
 from bookit.store_reads import stored_among
 from bookit.unit_of_work import Group, Result
 
@@ -178,12 +179,17 @@ class ApplicationBase(Application[UUID]):
         """The library's save, without its two runtime Protocol checks per object (they cost
         more than collecting the events): what BookIT saves is aggregates."""
         if kwargs or not all(isinstance(obj, Aggregate) for obj in objs):
-            return super().save(*objs, **kwargs)
+            with observe.saving() as stored:
+                recordings = super().save(*objs, **kwargs)
+                stored(len(recordings))
+                return recordings
         processing: ProcessingEvent[UUID] = ProcessingEvent()
         for aggregate in objs:
             processing.events.extend(aggregate.collect_events())
             processing.aggregates[aggregate.id] = aggregate
-        recordings = self._record(processing)
+        with observe.saving() as stored:
+            recordings = self._record(processing)
+            stored(len(recordings))
         self._take_snapshots(processing)
         self._notify(recordings)
         self.notify(processing.events)  # the library's save calls this deprecated hook too

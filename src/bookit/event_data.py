@@ -11,7 +11,8 @@ from eventsourcing.utils import get_topic
 from bookit.aggregates.base import event_id
 from bookit.localtime import iso
 
-_ENVELOPE = ("originator_id", "originator_version", "timestamp", "originator_topic")
+# The trace context travels as a `traceparent` header beside the body (observability/tracing.py).
+_ENVELOPE = ("originator_id", "originator_version", "timestamp", "originator_topic", "traceparent")
 
 
 _AS_IS = frozenset({str, int, bool, float, type(None)})

@@ -17,6 +17,7 @@ due are system commands: each round's are run as one group, stored in one atomic
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
@@ -24,6 +25,7 @@ from typing import Protocol
 from bookit import commands as c
 from bookit.application import BookIT, Outcome
 from bookit.errors import BookitError
+from bookit.observability import observe
 from bookit.unit_of_work import Result
 
 Clock = Callable[[], datetime]
@@ -54,7 +56,7 @@ class MessageBus:
         self._turn = threading.RLock()
 
     def handle(self, command: c.Command) -> Outcome:
-        with self._turn:
+        with self._turn, observe.command(command):
             if isinstance(command, c.Tick):
                 return self.ticker.tick(self, command.now)
             now = self.clock()
@@ -65,14 +67,20 @@ class MessageBus:
     def run(self, command: c.Command, now: datetime, unseen: bool = False) -> Outcome:
         """Run one command at `now` without settling (the ticker settles once for many).
         `unseen`: see `ApplicationBase.handle`."""
-        with self._turn:
+        with self._turn, observe.command(command):
             return self.app.handle(command, now, unseen=unseen)
 
     def run_all(self, commands: Sequence[c.Command], now: datetime) -> list[Result]:
         """Run system commands at `now` as one group, without settling: each one's outcome or
         the error that turned it down."""
         with self._turn:
-            return self.app.handle_all(commands, now)
+            return self._grouped(commands, now)
+
+    def _grouped(self, commands: Sequence[c.Command], now: datetime) -> list[Result]:
+        started = time.perf_counter()
+        results = self.app.handle_all(commands, now)
+        observe.group(commands, results, time.perf_counter() - started)
+        return results
 
     def settle(self, now: datetime) -> None:
         """Let every follower catch up, and run what they call for, until none has anything left."""
@@ -81,11 +89,12 @@ class MessageBus:
                 moved = 0
                 follow_ups: list[c.Command] = []
                 for follower in self.followers:
-                    passed, commands = follower.catch_up(now)
+                    with observe.following(follower):
+                        passed, commands = follower.catch_up(now)
                     moved += passed
                     follow_ups += commands
                 if follow_ups:
-                    errors = [r for r in self.app.handle_all(follow_ups, now) if isinstance(r, BookitError)]
+                    errors = [r for r in self._grouped(follow_ups, now) if isinstance(r, BookitError)]
                     if errors:
                         raise errors[0]  # the others' effects are stored
                 if not follow_ups and (not moved or self._caught_up()):

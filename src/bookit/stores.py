@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+# Every event stored carries the trace context of the command that stored it.
+MAPPER_TOPIC = "bookit.observability.tracing:TracingMapper"
 SCHEMA_LOCK_KEY = 0x426F6F6B4954  # "BookIT": any fixed key shared by every BookIT process
 
 
@@ -23,6 +25,7 @@ def store_env(home: Path, store: str) -> tuple[dict[str, str], str]:
     """eventsourcing settings and a SQLAlchemy URL for the read models."""
     if store == "sqlite":
         env = {
+            "MAPPER_TOPIC": MAPPER_TOPIC,
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(home / "events.sqlite"),
             "SQLITE_LOCK_TIMEOUT": f"{sqlite_lock_timeout():g}",
@@ -32,6 +35,7 @@ def store_env(home: Path, store: str) -> tuple[dict[str, str], str]:
     if url.scheme not in ("postgresql", "postgres"):
         raise ValueError(f"unsupported store {store!r}: use 'sqlite' or 'postgresql://...'")
     env = {
+        "MAPPER_TOPIC": MAPPER_TOPIC,
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
         "POSTGRES_HOST": url.hostname or "127.0.0.1",

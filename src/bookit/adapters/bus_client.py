@@ -28,6 +28,7 @@ from kombu.exceptions import OperationalError
 from bookit.adapters.bus_topology import COMMANDS_KEY, Topology, safe_url
 from bookit.commands import Command
 from bookit.errors import BadInput, BookitError, Refused
+from bookit.observability import tracing
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +162,7 @@ def _publish_and_wait(
                 delivery_mode=2,
                 reply_to=reply_queue.name,
                 correlation_id=correlation_id,
+                headers=tracing.current_headers(),
             )
             _wait(conn, replies, deadline, command, timeout)
     return replies[0]

@@ -25,7 +25,7 @@ from bookit.adapters.amqp_socket import look_for_blocked, one_write, publish, re
 
 CONFIRM_TIMEOUT = 10.0  # seconds to wait for a list's confirms before failing it
 
-# (body, exchange, routing key, AMQP properties)
+# (body, exchange, routing key, AMQP properties; `headers` among them: the application headers)
 Outgoing = tuple[str, str, str, dict[str, Any]]
 
 
@@ -63,8 +63,15 @@ class ConfirmedPublisher:
         look_for_blocked(channel)
         with one_write(channel):
             for body, exchange, routing_key, properties in messages:
+                headers = properties.get("headers")
+                if headers is not None:  # AMQP's application headers (a `traceparent`)
+                    properties = {k: v for k, v in properties.items() if k != "headers"}
                 message = channel.prepare_message(
-                    body, content_type="application/json", content_encoding="utf-8", properties=properties
+                    body,
+                    content_type="application/json",
+                    content_encoding="utf-8",
+                    headers=headers,
+                    properties=properties,
                 )
                 publish(channel, message, exchange, routing_key)
                 self._published += 1

@@ -32,6 +32,7 @@ from bookit import commands as c
 from bookit.adapters.bus_topology import Topology
 from bookit.adapters.confirmed import ConfirmedPublisher, confirms
 from bookit.event_data import payload, topic_of
+from bookit.observability import tracing
 from bookit.projections.following import Applied, TrackedFollower
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,11 @@ class EventRelay(TrackedFollower):
         outgoing = []
         for event in events:
             body = payload(event)
-            properties = {"delivery_mode": 2, "message_id": body["event_id"]}
+            properties = {
+                "delivery_mode": 2,
+                "message_id": body["event_id"],
+                "headers": tracing.header_of(event),
+            }
             outgoing.append(
                 (json.dumps(body, sort_keys=True), self.topology.events, topic_of(event), properties)
             )
@@ -102,6 +107,7 @@ class EventRelay(TrackedFollower):
             content_encoding="utf-8",
             delivery_mode=2,
             message_id=body["event_id"],
+            headers=tracing.header_of(event),
             retry=True,
             # Bounded, so that a broker that stays away fails this pump (the position does not
             # move; the next pump sends the same events) instead of blocking the worker.

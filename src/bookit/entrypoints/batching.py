@@ -21,6 +21,7 @@ from kombu import Connection, Message
 
 from bookit.entrypoints.refusal_records import refusals_among
 from bookit.errors import BadInput, first_line
+from bookit.observability import metrics, observe, tracing
 
 if TYPE_CHECKING:
     from bookit.entrypoints.bus_worker import CommandWorker
@@ -75,11 +76,14 @@ def run_batch(
     refused, unhandled = _looked_up(worker, command_ids(messages))
     for message in messages:
         try:
-            reply = worker.outcome(message.body, settle=False, refused=refused, unhandled=unhandled)
+            with tracing.incoming(getattr(message, "headers", None), "bus message") as trace:
+                message.traceparent = trace.header  # type: ignore[attr-defined]  # for its reply
+                reply = worker.outcome(message.body, settle=False, refused=refused, unhandled=unhandled)
             replies.append((message, reply))
         except Exception:
             log.exception("command failed; requeued for another try")
             message.requeue()
+            metrics.bus_message("requeued")
             failed = True
     try:
         if settle:
@@ -88,7 +92,10 @@ def run_batch(
         log.exception("the followers failed after a batch; its %d messages are requeued", len(replies))
         for message, _ in replies:
             message.requeue()
+            metrics.bus_message("requeued")
         replies, failed = [], True
+    for _, reply in replies:
+        observe.bus_message(reply)
     if failed:
         time.sleep(RETRY_PAUSE)
     return replies

@@ -26,7 +26,6 @@ import threading
 import time
 from datetime import datetime
 
-import click
 from kombu import Connection
 
 from bookit.adapters.bus_topology import Topology, safe_url
@@ -34,6 +33,7 @@ from bookit.adapters.event_relay import EventRelay, broker_connection
 from bookit.bootstrap import STORE_ERRORS, Service
 from bookit.entrypoints.service import Settings, tick_logged
 from bookit.errors import first_line
+from bookit.observability.logs import say
 from bookit.settled import SettledMarker
 
 log = logging.getLogger(__name__)
@@ -110,10 +110,9 @@ def run_followers(service: Service, settings: Settings, stop: threading.Event) -
     """Follow, tick and relay until `stop` is set; with `once`, tick once and catch up first."""
     relaying = Relaying(service, settings.bus_url) if settings.bus_url != "local" else None
     out = f", events to {safe_url(settings.bus_url)}" if relaying else ""
-    click.echo(
+    say(
         f"BookIT followers on {safe_url(service.store)}: read models and mail{out}, "
-        f"ticking every {settings.every:g}s",
-        err=True,
+        f"ticking every {settings.every:g}s"
     )
     following = Following(service)
     clock = service.bus.clock

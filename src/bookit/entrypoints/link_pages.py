@@ -40,6 +40,8 @@ from bookit.entrypoints.link_words import NO_PAGE, Subject, done, explain, rende
 from bookit.entrypoints.venue_page import venue_page
 from bookit.errors import BadInput, BookitError, NotFound
 from bookit.links import Link, LinkSigner
+from bookit.observability.endpoints import Operations
+from bookit.observability.health import Readiness
 from bookit.projections import queries
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -101,14 +103,18 @@ def serve_links(
     stop: threading.Event,
     api: ASGIApp | None = None,
     sock: socket.socket | None = None,
+    bus_url: str = "local",
 ) -> None:
     """Serve the links (and the HTTP API under /api, if given) in this thread until `stop` is
-    set, on `sock` if given (bound by `listen`). A port in use raises OSError here."""
+    set, on `sock` if given (bound by `listen`), behind /livez, /readyz and /metrics. A port in
+    use raises OSError here."""
     sock = sock or listen(host, port)
     app = make_web_app(service, service.bus.clock)
     if api is not None:
         app = _ApiBeside(api, app)
-    # No access log: the URLs are capabilities and must not end up in log files.
+    app = Operations(app, Readiness(service, bus_url))
+    # Not uvicorn's access log: the URLs are capabilities and must not end up in log files;
+    # Operations logs each request by its route instead.
     config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", server_header=False)
     server = uvicorn.Server(config)
 

@@ -15,13 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-import click
-
 from bookit import commands as c
 from bookit.adapters.bus_topology import safe_url
 from bookit.application import Outcome
 from bookit.bootstrap import STORE_ERRORS, Service
 from bookit.errors import first_line
+from bookit.observability.logs import say
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +42,12 @@ ALL, COMMANDS, FOLLOWERS = "all", "commands", "followers"
 
 
 def stop_on_signals() -> threading.Event:
-    """An event set by SIGINT or SIGTERM; logging set up for a long-running process."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """An event set by SIGINT or SIGTERM; logging (and tracing) set up for a long-running
+    process (observability/logs.py, otel.py)."""
+    from bookit.observability import logs, otel
+
+    logs.configure()
+    otel.configure()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -116,7 +119,7 @@ def _serve_pages(service: Service, settings: Settings, stop: threading.Event) ->
     def serve() -> None:
         assert sock is not None
         try:
-            serve_links(service, host, port, stop, api=api, sock=sock)
+            serve_links(service, host, port, stop, api=api, sock=sock, bus_url=settings.bus_url)
         except Exception:
             log.exception("the link pages and the HTTP API stopped; stopping the service")
             stop.set()
@@ -124,12 +127,11 @@ def _serve_pages(service: Service, settings: Settings, stop: threading.Event) ->
     pages = threading.Thread(target=serve, name="links", daemon=True)
     if not settings.once:
         pages.start()
-    click.echo(
+    say(
         f"BookIT on {safe_url(service.store)} under {service.home}: ticking every {settings.every:g}s, "
-        f"link pages on http://{host}:{port}/ (Ctrl-C stops)",
-        err=True,
+        f"link pages on http://{host}:{port}/ (Ctrl-C stops)"
     )
-    click.echo(f"HTTP API on http://{host}:{port}/api/ ({api.state.tokens.describe()})", err=True)
+    say(f"HTTP API on http://{host}:{port}/api/ ({api.state.tokens.describe()})")
     return pages
 
 

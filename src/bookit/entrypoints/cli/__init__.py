@@ -18,6 +18,7 @@ from bookit.entrypoints.cli import (  # noqa: F401  (register commands)
     person,
     rules,
     simulate,
+    status,
     venues,
     waitlist,
     whatif,

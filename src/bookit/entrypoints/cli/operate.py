@@ -154,8 +154,12 @@ def run(
         from bookit.entrypoints.processes import child_commands, child_env, run_processes
 
         now = ctx.now.isoformat() if ctx.now else None
+        from bookit.observability.multiproc import shared_metrics
+
         env = child_env(ctx.home, ctx.store, ctx.bus_url, now)
-        sys.exit(run_processes(env, child_commands(processes, every, follow_wait), stop))
+        with shared_metrics(env):
+            status = run_processes(env, child_commands(processes, every, follow_wait), stop)
+        sys.exit(status)
 
     def open_service() -> Service:
         from bookit.bootstrap import followed_elsewhere, marking_settled

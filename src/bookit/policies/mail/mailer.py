@@ -35,6 +35,7 @@ from bookit.aggregates.receipt import CommandReceipt
 from bookit.aggregates.venue import Venue
 from bookit.links import LinkSigner
 from bookit.localtime import from_iso, iso
+from bookit.observability import observe
 from bookit.policies import backoff
 from bookit.policies.backoff import Backoff
 from bookit.policies.mail import records
@@ -113,7 +114,8 @@ class Mailer(TrackedFollower):
                 continue
             event = self.app.mapper.to_domain_event(notification)
             emails = records.still_owed(conn, self.emails_for(event))
-            done, delivered = self._deliver(emails, notification.id, now)
+            with observe.owed_by(event):  # its emails' span joins the trace that stored it
+                done, delivered = self._deliver(emails, notification.id, now)
             if delivered.error is not None:
                 # The position stays before this event: the next allowed pass retries from it.
                 self._back_off(conn, delivered.error, done, now)
@@ -196,13 +198,22 @@ class Mailer(TrackedFollower):
         if not emails:
             return [], Delivered()
         messages = [compose(email, now) for email in emails]
-        delivered = self.outbox.deliver_all(messages)
+        with observe.sending(len(messages)):
+            delivered = self.outbox.deliver_all(messages)
         email_of = {id(message): email for message, email in zip(messages, emails, strict=True)}
         done: list[Record] = [(email_of[id(message)], position, None) for message in delivered.sent]
         for message, reason in delivered.refused:
             email = email_of[id(message)]
-            log.error("mail %s to %s refused for good, not retried: %s", email.kind, email.to, reason)
+            log.error(
+                "mail %s about %s refused for good, not retried: %s", email.kind, email.subject_id, reason
+            )
             done.append((email, position, reason))
+        answered = {id(m) for m in delivered.sent} | {id(m) for m, _ in delivered.refused}
+        observe.emails_done(
+            [email_of[id(m)].kind for m in delivered.sent],
+            [email_of[id(m)].kind for m, _ in delivered.refused],
+            [email_of[id(m)].kind for m in messages if id(m) not in answered] if delivered.error else [],
+        )
         return done, delivered
 
     def _unreported_reminders(self, watermark: int, reminders: list[tuple[int, str]]) -> list[c.Command]:
