@@ -41,8 +41,7 @@ from bookit.entrypoints.refusal_records import Reply, refusal_of
 from bookit.entrypoints.service import COMMANDS, Settings, tick_logged
 from bookit.errors import BadInput, BookitError
 from bookit.localtime import iso
-from bookit.observability import tracing
-from bookit.observability.logs import say
+from bookit.observability import logs, tracing
 from bookit.personal.export import export_for
 from bookit.projections.tables import refusals
 from bookit.settled import SettledMark
@@ -165,7 +164,7 @@ def run_worker(service: Service, settings: Settings, stop: threading.Event) -> N
         else f"events to {topology.events}, ticking every {settings.every:g}s"
     )
     where = f"commands from {topology.queue} at {safe_url(url)}"
-    say(f"BookIT worker on {safe_url(service.store)}: {where}, {rest}")
+    logs.say(f"BookIT worker on {safe_url(service.store)}: {where}, {rest}")
     lost = broker_errors(url)
     pause = RECONNECT_FIRST
     while not stop.is_set():
@@ -220,7 +219,7 @@ def _consume(
                     correlation_id=message.properties.get("correlation_id"),
                     content_type="application/json",
                     content_encoding="utf-8",
-                    headers=_trace_headers(message),
+                    headers=tracing.reply_headers(message),
                     retry=True,
                     # Bounded: a broker that stays away ends this session; the message, not yet
                     # acknowledged, comes back and is answered with the same outcome.
@@ -241,11 +240,8 @@ def _consume(
                     json.dumps(reply, sort_keys=True, default=str),
                     "",
                     message.properties["reply_to"],
-                    {
-                        "delivery_mode": 2,
-                        "correlation_id": message.properties.get("correlation_id"),
-                        "headers": _trace_headers(message),
-                    },
+                    {"delivery_mode": 2, "correlation_id": message.properties.get("correlation_id")}
+                    | {"headers": tracing.reply_headers(message)},
                 )
                 for message, reply in answered
                 if message.properties.get("reply_to")
@@ -297,12 +293,6 @@ def _consume(
                     conn.heartbeat_check()
             if once:
                 held.flush(time.monotonic() + settings.follow_wait)
-
-
-def _trace_headers(message: Message) -> dict[str, str]:
-    """A reply's headers: the trace its command ran in (batching.run_batch)."""
-    header = getattr(message, "traceparent", None)
-    return {} if header is None else {tracing.HEADER: header}
 
 
 def _relay(relay: EventRelay, now: datetime) -> None:

@@ -130,6 +130,13 @@ def header_of(event: Any) -> dict[str, str]:
     return {HEADER: value} if isinstance(value, str) else {}
 
 
+def reply_headers(message: Any) -> dict[str, str]:
+    """The headers of the reply to a bus message: the trace its command ran in (set on the
+    message by batching.run_batch)."""
+    header = getattr(message, "traceparent", None)
+    return {} if header is None else {HEADER: header}
+
+
 def current_headers() -> dict[str, str]:
     header = current_header()
     return {} if header is None else {HEADER: header}
