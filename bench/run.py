@@ -46,6 +46,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "memory": {"venues": 2, "first": 20, "total": 60},
         "scale": [{"workers": 1, "commands": 10, "venues": 2}, {"workers": 2, "commands": 10, "venues": 2}],
         "api": {"venues": 1, "book": 5, "reads": 20},
+        "observed": {"venues": 1, "book": 6, "rounds": 1},
     },
     "quick": {
         "raw_floor": {"aggregates": 1000, "read_passes": 3},
@@ -67,6 +68,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "scale": [{"workers": w, "commands": 300, "venues": 30} for w in (1, 2, 4)],
         "memory": {"venues": 20, "first": 1_000, "total": 5_000},
         "api": {"venues": 5, "book": 150, "reads": 1000},
+        "observed": {"venues": 5, "book": 150, "rounds": 4},
     },
     "full": {
         "raw_floor": {"aggregates": 5000, "read_passes": 3},
@@ -89,6 +91,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "scale": [{"workers": w, "commands": 3000, "venues": 100} for w in (1, 2, 4)],
         "memory": {"venues": 100, "first": 10_000, "total": 100_000},
         "api": {"venues": 20, "book": 1000, "reads": 5000},
+        "observed": {"venues": 20, "book": 1000, "rounds": 4},
     },
 }
 
@@ -109,6 +112,7 @@ MODULES = {
     "scale": "scale",
     "memory": "memory",
     "api": "api",
+    "observed": "observed",
 }
 # Scenarios that also run on PostgreSQL when it is reachable; the rest measure the embedded store.
 ON_POSTGRES = {
@@ -223,6 +227,11 @@ def add_ratios(entry: dict[str, Any], floors: dict[str, dict[str, float]]) -> No
         ratios["api_show_per_s"] = figures["api_show_per_s"] / figures["direct_show_per_s"]
         entry["ratios"] = ratios
         return
+    elif entry["name"] == "observed":
+        # Issue 26: against the same run's rate with metrics and JSON logging off.
+        ratios["on_over_off"] = figures["commands_on_per_s"] / figures["commands_off_per_s"]
+        entry["ratios"] = ratios
+        return
     elif entry["name"] == "whatif":
         # Each recorded action or tick the replay re-ran, against the raw get+command+save rate.
         replayed = figures["actions"] + figures["ticks"]
@@ -247,6 +256,9 @@ def goals(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 target = 0.5 if key.startswith("confirm") else 0.3
                 where = "local" if e["name"] == "commands" else "worker"
                 goal(f"{where} {key} / raw get+command+save", store, value, f">= {target}", value >= target)
+        if e["name"] == "observed" and ratios:
+            value = ratios["on_over_off"]
+            goal("commands with metrics + JSON logs / with both off", store, value, ">= 0.9", value >= 0.9)
         if e["name"] == "rules" and ratios:
             value = ratios["all_rules_over_no_rules"]
             goal("book with every venue rule on / book with none", store, value, ">= 0.8", value >= 0.8)

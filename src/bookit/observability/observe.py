@@ -23,6 +23,10 @@ from bookit.observability import metrics, tracing
 
 log = logging.getLogger("bookit.commands")
 
+# False: nothing is counted or logged per command (traces still flow). Only `make bench` turns
+# it off, to measure what counting and logging cost (bench/observed.py).
+counting = True
+
 
 def outcome_of(error: BaseException | None) -> str:
     if error is None:
@@ -46,10 +50,11 @@ def command(cmd: Any) -> Iterator[None]:
             error = failed
             raise
         finally:
-            seconds = time.perf_counter() - started
-            outcome = outcome_of(error)
-            metrics.command_done(cmd, outcome, seconds)
-            _log(name, str(cmd.command_id), outcome, seconds, error)
+            if counting:
+                seconds = time.perf_counter() - started
+                outcome = outcome_of(error)
+                metrics.command_done(cmd, outcome, seconds)
+                _log(name, str(cmd.command_id), outcome, seconds, error)
 
 
 def _log(name: str, command_id: str, outcome: str, seconds: float, error: BaseException | None) -> None:
@@ -65,6 +70,8 @@ def _log(name: str, command_id: str, outcome: str, seconds: float, error: BaseEx
 
 def group(commands: Sequence[Any], results: Sequence[Any], seconds: float) -> None:
     """System commands run together: each counted with its own outcome, the group's time shared."""
+    if not counting:
+        return
     each = seconds / max(len(commands), 1)
     for cmd, result in zip(commands, results, strict=False):
         error = result if isinstance(result, BaseException) else None
@@ -77,7 +84,11 @@ def group(commands: Sequence[Any], results: Sequence[Any], seconds: float) -> No
 def saving() -> Iterator[Callable[[int], None]]:
     """Around one atomic save; call what it yields with the number of events stored."""
     with tracing.span("save"):
-        yield metrics.events_stored
+        yield metrics.events_stored if counting else _uncounted
+
+
+def _uncounted(count: int) -> None:
+    pass
 
 
 @contextmanager
@@ -110,6 +121,8 @@ def bus_message(reply: dict[str, Any]) -> None:
 
 def emails_done(delivered: Sequence[str], refused: Sequence[str], deferred: Sequence[str]) -> None:
     """The kinds of the emails the server took, refused for good, and that wait for a retry."""
+    if not counting:
+        return
     metrics.emails(delivered, "delivered")
     metrics.emails(refused, "refused")
     metrics.emails(deferred, "deferred")
