@@ -103,7 +103,7 @@ def start(tmp_path: Path) -> Iterator[Start]:
             proc = subprocess.Popen(argv, stdout=o, stderr=e, env=full_env)
         running = Running(proc, f"http://127.0.0.1:{port}", out, err)
         started.append(running)
-        wait_until(lambda: _answers(running), f"bookit run to serve /livez\n{err.read_text()}", timeout=60)
+        wait_until(lambda: _answers(running), f"bookit run to serve /livez\n{err.read_text()}", timeout=120)
         return running
 
     yield run
@@ -132,6 +132,12 @@ def commands_moved(before: dict[Any, float], after: dict[Any, float], **labels: 
     return total(after) - total(before)
 
 
+def add_venue(home: str, *store: str) -> None:
+    """The venue `book` books, registered by the local operator on the same store."""
+    code, added = bookit_json("--home", home, *store, "venue", "add", "--name", "Main Hall", "--tz", "UTC")
+    assert code == 0, added
+
+
 def book(
     base: str, who: str, hour: int, headers: dict[str, str] | None = None, **extra: Any
 ) -> httpx.Response:
@@ -149,7 +155,7 @@ def test_n_commands_over_http_move_the_command_counter_by_exactly_n_and_the_trac
     start: Start, tmp_path: Path
 ) -> None:
     home = str(tmp_path / "home")
-    assert bookit_json("--home", home, "venue", "add", "--name", "Main Hall", "--tz", "UTC")[0] == 0
+    add_venue(home)
     service = start(env={"OTEL_TRACES_EXPORTER": "console", "OTEL_SERVICE_NAME": "bookit-test"})
     assert service.get("/livez").json() == {"live": True}
     ready = service.get("/readyz")
@@ -215,12 +221,7 @@ def test_a_follower_stopped_with_work_pending_fails_readiness_and_raises_its_lag
     pg_store: str, rabbitmq: str, start: Start, tmp_path: Path
 ) -> None:
     home = str(tmp_path / "home")
-    assert (
-        bookit_json(
-            "--home", home, "--store", pg_store, "venue", "add", "--name", "Main Hall", "--tz", "UTC"
-        )[0]
-        == 0
-    )
+    add_venue(home, "--store", pg_store)
     slow = {"BOOKIT_READY_MAX_LAG": "3", "BOOKIT_READY_STALL_SECONDS": "1"}
     worker = start(
         "--store",

@@ -86,3 +86,35 @@ def test_the_mapper_writes_the_trace_into_an_event_and_never_over_one(service: o
     with tracing.continued(tracing.new_trace()):
         again = app.mapper.to_domain_event(app.mapper.to_stored_event(events[0]))
     assert again.traceparent == events[0].traceparent
+
+
+def test_without_an_exporter_configured_no_opentelemetry_code_runs(tmp_path: object) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, tempfile\n"
+        "from bookit.observability import otel\n"
+        "from bookit.bootstrap import bootstrap\n"
+        "from bookit import commands as c\n"
+        "assert otel.configure() is False\n"
+        "s = bootstrap(tempfile.mkdtemp())\n"
+        "s.bus.handle(c.build(c.RegisterVenue, actor='system', name='Hall', tz='UTC'))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('opentelemetry')))\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("OTEL_")}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_environment_names_the_exporters() -> None:
+    from bookit.observability.otel import exporter_names
+
+    assert exporter_names({}) == []
+    assert exporter_names({"OTEL_TRACES_EXPORTER": "console,otlp"}) == ["console", "otlp"]
+    assert exporter_names({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}) == ["otlp"]
+    assert exporter_names({"OTEL_TRACES_EXPORTER": "none"}) == []
+    assert exporter_names({"OTEL_TRACES_EXPORTER": "console", "OTEL_SDK_DISABLED": "true"}) == []

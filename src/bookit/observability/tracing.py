@@ -94,19 +94,12 @@ def span(
 
     parent = None if root else _current.get()
     if otel.tracer is None:
-        context = parent.child() if parent is not None else new_trace()
-        token = _current.set(context)
-        try:
+        with continued(parent.child() if parent is not None else new_trace()) as context:
+            assert context is not None
             yield context
-        finally:
-            _current.reset(token)
         return
-    with otel.sdk_span(name, parent, attributes) as context:
-        token = _current.set(context)
-        try:
-            yield context
-        finally:
-            _current.reset(token)
+    with otel.sdk_span(name, parent, attributes) as made, continued(made):
+        yield made
 
 
 @contextmanager
