@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from servers import BOOKIT, bookit_json, free_port, pg_store, rabbitmq, topology, wait_until  # noqa: F401
+from servers import BOOKIT, bookit, bookit_json, free_port, pg_store, rabbitmq, topology, wait_until  # noqa: F401
 from tcp_proxy import TcpProxy
 
 from api_client import SECRET, token
@@ -246,3 +246,29 @@ def test_a_follower_stopped_with_work_pending_fails_readiness_and_raises_its_lag
     start("--store", pg_store, "--bus", rabbitmq, run_options=("--followers-only",), env=slow)
     wait_until(lambda: worker.get("/readyz").status_code == 200, "readiness once the followers run")
     assert worker.metrics()[("bookit_follower_lag_events", (("follower", "read_models"),))] == 0
+
+
+def test_bookit_status_gives_the_same_checks_and_figures_and_exits_1_when_not_ready(tmp_path: Path) -> None:
+    home = str(tmp_path / "home")
+    add_venue(home)
+    code, ready = bookit_json("--home", home, "status")
+    assert code == 0 and ready["ready"] is True
+    assert [c["name"] for c in ready["checks"]] == ["store", "follower:read_models", "follower:mail"]
+    assert set(ready) >= {
+        "followers",
+        "oldest_pending_email_seconds",
+        "timers_overdue",
+        "waitlist_offers_open",
+    }
+    assert ready["followers"]["mail"] == {"position": ready["last_event"], "lag": 0}
+    text = bookit("--home", home, "status")
+    assert (
+        text.returncode == 0
+        and text.stdout.startswith("ready: yes")
+        and "overdue timers: remind 0" in text.stdout
+    )
+    # A store that refuses connections: not ready, and the check says which.
+    closed = f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
+    code, down = bookit_json("--home", home, "--store", closed, "status")
+    assert code == 1 and down["ready"] is False and down["checks"][0]["name"] == "store"
+    assert not down["checks"][0]["ok"] and "does not answer" in down["checks"][0]["detail"]
