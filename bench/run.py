@@ -185,7 +185,7 @@ def child(name: str, store: str, size: dict[str, Any]) -> None:
 def add_ratios(entry: dict[str, Any], floors: dict[str, dict[str, float]]) -> None:
     floor = floors.get(entry["store"]) or {}
     figures = entry.get("figures") or {}
-    if not figures or (not floor and entry["name"] != "cli_startup"):
+    if not figures or (not floor and entry["name"] not in ("cli_startup", "observed")):
         return
     gcs, read = floor.get("get_command_save_per_s", 0.0), floor.get("read_decode_per_s", 0.0)
     ratios: dict[str, float] = {}

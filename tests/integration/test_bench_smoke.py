@@ -34,6 +34,7 @@ SCENARIOS = {
     "memory",
     "api",
     "whatif",
+    "observed",
     "worker",  # through a real RabbitMQ: the one scenario that needs a server
 }
 
@@ -76,6 +77,7 @@ def test_bench_smoke_runs_every_scenario_and_writes_results_json(tmp_path: Path)
     assert len([e for e in entries if e["name"] == "tick"]) == 2
     assert any(g["goal"].startswith("tick_due_ms") for g in results["goals"])
     assert any("alternating in one process" in g["goal"] for g in results["goals"])
+    assert any(g["goal"].startswith("commands with metrics + JSON logs") for g in results["goals"])
     for name in SCENARIOS:
         assert name in done.stdout  # the table on stdout
 
