@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import click
+
 from bookit import commands as c
 from bookit.adapters.bus_topology import safe_url
 from bookit.application import Outcome
