@@ -149,6 +149,7 @@ def book(engine: Engine, cmd: c.BookVenue, now: datetime, rules: Rules) -> str:
                 "status": "booked",
             },
         )
+        needs_confirmation = starts_at - rules.cancel_lead > now
         context = {
             "name": "",
             "venue_name": venue.name,
@@ -160,10 +161,11 @@ def book(engine: Engine, cmd: c.BookVenue, now: datetime, rules: Rules) -> str:
             "purpose": cmd.purpose,
             "confirmed": False,
             "reminder_note": (
-                "Nothing more to do: this booking needs no confirmation."
-                if starts_at - rules.cancel_lead <= now
-                else "Nothing to do now: we will ask you to confirm it the day before."
+                "Nothing to do now: we will ask you to confirm it the day before."
+                if needs_confirmation
+                else "Nothing more to do: this booking needs no confirmation."
             ),
+            "tentative": needs_confirmation,
         }
         conn.execute(
             insert(outbox),
