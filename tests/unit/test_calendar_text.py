@@ -80,8 +80,9 @@ def test_icalendar_reads_an_invitation_back_as_the_booking(entry: ical.BookingTi
     assert calendar["METHOD"] == ("CANCEL" if entry.cancelled else "REQUEST")
     assert event["UID"] == entry.uid.replace("\r\n", "\n").replace("\r", "\n")
     assert event["SEQUENCE"] == entry.sequence
-    assert event["DTSTART"].dt == entry.starts_at.replace(microsecond=0)
-    assert event["DTEND"].dt == entry.ends_at.replace(microsecond=0)
+    # compared as instants: Python never calls an ambiguous wall time equal to one in another zone
+    assert event["DTSTART"].dt.astimezone(UTC) == entry.starts_at.replace(microsecond=0)
+    assert event["DTEND"].dt.astimezone(UTC) == entry.ends_at.replace(microsecond=0)
     assert event["DTSTAMP"].dt == entry.stamp.replace(microsecond=0)
     assert event["LOCATION"] == entry.venue_name.replace("\r\n", "\n").replace("\r", "\n")
     assert event["ATTENDEE"] == f"mailto:{entry.attendee}"
@@ -118,3 +119,23 @@ def test_invitations_for_one_zone_and_day_share_its_vtimezone_and_differ_where_t
 def test_a_long_line_folds_where_icalendar_folds_it(line: str) -> None:
     """Escapes (a backslash, a caret) are never cut at a fold, however they fall."""
     assert ical._fold_ascii(line) == Contentline(line).to_ical().decode()
+
+
+def test_a_booking_in_the_hour_that_happens_twice_is_read_back_at_its_own_instant() -> None:
+    # London's clocks go back at 02:00 BST on 25 October 2026, so 01:00-02:00 happens twice; a
+    # booking at 01:30 GMT is the second 01:30, which a TZID wall time would name as the first.
+    second = datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    entry = ical.BookingTime(
+        booking_id="bk-fold",
+        sequence=1,
+        stamp=second - timedelta(days=1),
+        starts_at=second,
+        ends_at=second + timedelta(minutes=20),
+        tz="Europe/London",
+        venue_name="Main Hall",
+        attendee="ann@example.com",
+    )
+    for written in (ical.invitation(entry, ical.SENDER), ical.feed([entry], ical.SENDER)):
+        [event] = Calendar.from_ical(written).walk("VEVENT")
+        assert event["DTSTART"].dt.astimezone(UTC) == second
+        assert event["DTEND"].dt.astimezone(UTC) == second + timedelta(minutes=20)

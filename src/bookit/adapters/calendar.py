@@ -139,8 +139,8 @@ def _event(entry: BookingTime, organizer: str) -> Event:
     event.add("uid", entry.uid)
     event.add("sequence", entry.sequence)
     event.add("dtstamp", entry.stamp.astimezone(UTC))
-    event.add("dtstart", entry.starts_at.astimezone(zone))
-    event.add("dtend", entry.ends_at.astimezone(zone))
+    event.add("dtstart", _wall(entry.starts_at, zone))
+    event.add("dtend", _wall(entry.ends_at, zone))
     event.add("summary", entry.summary)
     event.add("location", entry.venue_name)
     if entry.purpose:
@@ -238,9 +238,17 @@ def _text(value: str) -> str:
     return str(vText(value).to_ical().decode())
 
 
+def _wall(moment: datetime, zone: tzinfo) -> datetime:
+    """`moment` on `zone`'s wall clock, or in UTC when that wall time happens twice and this is
+    its second time: RFC 5545 reads an ambiguous local time as the first, so the second can only
+    be written as UTC."""
+    local = moment.astimezone(zone)
+    return local.astimezone(UTC) if local.fold else local
+
+
 def _time(moment: datetime, zone: tzinfo) -> tuple[str, str]:
     """(TZID parameter, value) of a DATE-TIME on `zone`'s wall clock, as vDDDTypes writes it."""
-    local = moment.astimezone(zone)
+    local = _wall(moment, zone)
     params, utc = _time_params(local.tzinfo)
     value = f"{local.year:04}{local.month:02}{local.day:02}T{local.hour:02}{local.minute:02}{local.second:02}"
     return params, (value + "Z" if utc else value)
