@@ -37,6 +37,10 @@ ENVIRONMENT: tuple[tuple[str, str], ...] = (
     ("BOOKIT_OFFER_MODE", "one, batch:N or all (one)"),
     ("BOOKIT_QUIET_HOURS", "HH:MM-HH:MM in each venue's zone when no offer opens (none)"),
     ("BOOKIT_WAITLIST_LIMIT_PER_DAY", "active waitlist entries a person may hold a day (3)"),
+    ("BOOKIT_LOG_FORMAT", "text (the default) or json: one JSON object a line on stderr"),
+    ("BOOKIT_READY_MAX_LAG", "/readyz fails when a follower is this many events behind (100) ..."),
+    ("BOOKIT_READY_STALL_SECONDS", "... and has not moved for this long (10)"),
+    ("BOOKIT_OVERDUE_SECONDS", "a timer due longer ago than this counts as overdue (120)"),
 )
 
 
