@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import jwt
 
+from bookit import commands as c
+from bookit.aggregates.base import SYSTEM
 from bookit.bootstrap import Service
 from bookit.entrypoints.api import make_api
 from bookit.entrypoints.link_pages import serve_links
@@ -99,3 +101,12 @@ def people_on(service: Service) -> Iterator[People]:
             yield crowd
         finally:
             crowd.close()
+
+
+@contextmanager
+def main_hall_with_admin(service: Service, admin: str) -> Iterator[People]:
+    """`people_on(service)` after `admin` is made an admin and Main Hall (Europe/London) exists."""
+    service.bus.handle(c.GrantAdmin(actor=SYSTEM, email=admin))
+    service.bus.handle(c.RegisterVenue(actor=SYSTEM, name="Main Hall", tz="Europe/London"))
+    with people_on(service) as crowd:
+        yield crowd

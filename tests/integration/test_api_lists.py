@@ -11,9 +11,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from api_client import People, people_on
+from api_client import People, main_hall_with_admin
 from bookit import commands as c
-from bookit.aggregates.base import SYSTEM
 from bookit.bootstrap import Service
 from bookit.projections import queries
 
@@ -24,9 +23,7 @@ NEXT = re.compile(r'^<([^>]+)>; rel="next"$')
 
 @pytest.fixture
 def people(service: Service) -> Iterator[People]:
-    service.bus.handle(c.GrantAdmin(actor=SYSTEM, email=ADMIN))
-    service.bus.handle(c.RegisterVenue(actor=SYSTEM, name="Main Hall", tz="Europe/London"))
-    with people_on(service) as crowd:
+    with main_hall_with_admin(service, ADMIN) as crowd:
         yield crowd
 
 

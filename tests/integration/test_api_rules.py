@@ -8,19 +8,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from api_client import People, people_on
+from api_client import People, main_hall_with_admin
 from api_story import ADMIN, A, B
 from bookit import commands as c
-from bookit.aggregates.base import SYSTEM
 from bookit.bootstrap import Service
 from conftest import FakeClock
 
 
 @pytest.fixture
 def people(service: Service) -> Iterator[People]:
-    service.bus.handle(c.GrantAdmin(actor=SYSTEM, email=ADMIN))
-    service.bus.handle(c.RegisterVenue(actor=SYSTEM, name="Main Hall", tz="Europe/London"))
-    with people_on(service) as crowd:
+    with main_hall_with_admin(service, ADMIN) as crowd:
         yield crowd
 
 

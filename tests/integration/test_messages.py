@@ -15,9 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from api_client import People, people_on
-from bookit import commands as c
-from bookit.aggregates.base import SYSTEM
+from api_client import People, main_hall_with_admin
 from bookit.bootstrap import Service
 from bookit.entrypoints.cli import main
 from bookit.projections import queries
@@ -132,9 +130,7 @@ def test_a_venue_name_with_accents_gives_a_transliterated_id(cli: Cli) -> None:
 
 @pytest.fixture
 def people(service: Service) -> Iterator[People]:
-    service.bus.handle(c.GrantAdmin(actor=SYSTEM, email=ADMIN))
-    service.bus.handle(c.RegisterVenue(actor=SYSTEM, name="Main Hall", tz="Europe/London"))
-    with people_on(service) as crowd:
+    with main_hall_with_admin(service, ADMIN) as crowd:
         yield crowd
 
 
